@@ -1,0 +1,16 @@
+//! xdpkt core: a user-space NIC datapath with Linux kernel offload semantics.
+//!
+//! No Python here. Pure packet logic (`wire`, `gro`, `gso`, `rss`, batch
+//! policy) never touches a syscall; everything that talks to the kernel lives
+//! in `xsk`, the only place (with `xsk::sys` and `xsk::ring`) allowed `unsafe`.
+#![deny(unsafe_code)]
+
+pub mod wire;
+pub mod batch;
+pub mod packet;
+pub mod pool;
+
+pub use batch::Batch;
+pub use packet::{CsumState, GsoType, Packet};
+pub use pool::{Frame, FrameMemory, FramePool, HeapMemory, PoolError};
+pub use wire::ParseError;

@@ -1,0 +1,461 @@
+//! The frame pool: one pre-allocated region of fixed-size frames.
+//!
+//! This is the user-space equivalent of a driver's buffer pool (and the shape
+//! of an AF_XDP UMEM): frames never move and are never allocated per packet.
+//! A [`Frame`] is a move-only handle: it is owned by exactly one place (the
+//! pool's free list, a [`Packet`]'s chain, a ring), so the same frame cannot
+//! be handed out twice. Each frame carries a data window (`off`, `len`) and a
+//! `next` link, so a packet's bytes may span a chain of frames (like an mbuf
+//! chain or an skb's frag list) and GRO can aggregate without copying payload.
+//!
+//! The memory is any [`FrameMemory`]: a heap region for offline work, or the
+//! mmap'd UMEM (implemented in `xsk`, the only place that may use `unsafe`).
+
+use crate::packet::Packet;
+
+/// Sentinel for "no next frame".
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Backing memory of a pool: `count` frames of `frame_size` bytes.
+///
+/// Implementations hand out a slice for one frame at a time; the pool only
+/// asks for frames it owns (never for a frame that is on a kernel ring).
+pub trait FrameMemory {
+    fn frame_size(&self) -> usize;
+    fn frame_count(&self) -> u32;
+    fn frame(&self, idx: u32) -> &[u8];
+    fn frame_mut(&mut self, idx: u32) -> &mut [u8];
+}
+
+/// Heap-backed frame memory for offline use (pcap tools, tests, benchmarks).
+pub struct HeapMemory {
+    bytes: Box<[u8]>,
+    frame_size: usize,
+    count: u32,
+}
+
+impl HeapMemory {
+    pub fn new(count: u32, frame_size: usize) -> Self {
+        HeapMemory { bytes: vec![0u8; count as usize * frame_size].into_boxed_slice(), frame_size, count }
+    }
+}
+
+impl FrameMemory for HeapMemory {
+    fn frame_size(&self) -> usize {
+        self.frame_size
+    }
+    fn frame_count(&self) -> u32 {
+        self.count
+    }
+    fn frame(&self, idx: u32) -> &[u8] {
+        let s = idx as usize * self.frame_size;
+        &self.bytes[s..s + self.frame_size]
+    }
+    fn frame_mut(&mut self, idx: u32) -> &mut [u8] {
+        let s = idx as usize * self.frame_size;
+        &mut self.bytes[s..s + self.frame_size]
+    }
+}
+
+/// A move-only handle to one frame of a pool.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Frame(u32);
+
+impl Frame {
+    /// The frame's index in its pool.
+    pub fn index(&self) -> u32 {
+        self.0
+    }
+    /// Re-creates a handle from an index that the caller knows it owns
+    /// (a descriptor consumed from a kernel ring, after bounds checks).
+    #[allow(dead_code)] // used by the AF_XDP datapath (xsk)
+    pub(crate) fn from_index(idx: u32) -> Frame {
+        Frame(idx)
+    }
+    /// Gives up the handle without returning the frame to the pool (it moves
+    /// to a place that tracks frames by index, such as a kernel ring).
+    pub(crate) fn into_index(self) -> u32 {
+        self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    off: u32,
+    len: u32,
+    next: u32,
+}
+
+/// Pool errors (hot path: `Copy`, no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolError {
+    /// No free frame.
+    Exhausted,
+    /// A data window outside the frame.
+    OutOfFrame { off: usize, len: usize, frame_size: usize },
+}
+
+impl core::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            PoolError::Exhausted => f.write_str("frame pool exhausted"),
+            PoolError::OutOfFrame { off, len, frame_size } => {
+                write!(f, "data window {off}+{len} does not fit a {frame_size}-byte frame")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PoolError {}
+
+/// A pool of fixed-size frames over a [`FrameMemory`].
+pub struct FramePool<M: FrameMemory = HeapMemory> {
+    mem: M,
+    meta: Box<[Meta]>,
+    free: Vec<u32>,
+    headroom: u32,
+}
+
+impl FramePool<HeapMemory> {
+    /// A heap pool of `count` frames of `frame_size` bytes, all free.
+    pub fn heap(count: u32, frame_size: usize) -> Self {
+        FramePool::new(HeapMemory::new(count, frame_size), 0, true)
+    }
+}
+
+impl<M: FrameMemory> FramePool<M> {
+    /// Wraps memory. With `all_free`, every frame starts on the free list;
+    /// otherwise the free list is empty and frames enter through [`Self::adopt`].
+    /// `headroom` bytes at the start of each frame are left free for header pushes.
+    pub fn new(mem: M, headroom: u32, all_free: bool) -> Self {
+        let n = mem.frame_count();
+        let meta = vec![Meta { off: headroom, len: 0, next: NIL }; n as usize].into_boxed_slice();
+        let mut free = Vec::with_capacity(n as usize);
+        if all_free {
+            // Pop order = ascending indices (nice for debugging and cache locality).
+            free.extend((0..n).rev());
+        }
+        FramePool { mem, meta, free, headroom }
+    }
+
+    pub fn frame_size(&self) -> usize {
+        self.mem.frame_size()
+    }
+    pub fn frame_count(&self) -> u32 {
+        self.mem.frame_count()
+    }
+    pub fn headroom(&self) -> u32 {
+        self.headroom
+    }
+    /// Bytes of data a fresh frame can hold (frame size minus headroom).
+    pub fn frame_capacity(&self) -> usize {
+        self.mem.frame_size() - self.headroom as usize
+    }
+    /// Frames on the free list.
+    pub fn free_count(&self) -> usize {
+        self.free.len()
+    }
+    pub fn memory(&self) -> &M {
+        &self.mem
+    }
+    pub fn memory_mut(&mut self) -> &mut M {
+        &mut self.mem
+    }
+
+    /// Takes a free frame, data window empty at the headroom.
+    #[inline]
+    pub fn alloc(&mut self) -> Option<Frame> {
+        let idx = self.free.pop()?;
+        self.meta[idx as usize] = Meta { off: self.headroom, len: 0, next: NIL };
+        Some(Frame(idx))
+    }
+
+    /// Returns one frame (and only that frame, not its chain) to the free list.
+    #[inline]
+    pub fn free(&mut self, f: Frame) {
+        self.meta[f.0 as usize].next = NIL;
+        self.free.push(f.0);
+    }
+
+    /// Takes ownership of a frame that arrives from outside the free list
+    /// (a descriptor consumed from a kernel ring). The caller has bounds-checked
+    /// `idx`, `off` and `len`.
+    pub fn adopt(&mut self, idx: u32, off: u32, len: u32) -> Result<Frame, PoolError> {
+        let fs = self.mem.frame_size();
+        if idx >= self.mem.frame_count() || off as usize + len as usize > fs {
+            return Err(PoolError::OutOfFrame { off: off as usize, len: len as usize, frame_size: fs });
+        }
+        self.meta[idx as usize] = Meta { off, len, next: NIL };
+        Ok(Frame(idx))
+    }
+
+    /// The data window of a frame.
+    #[inline]
+    pub fn data(&self, f: &Frame) -> &[u8] {
+        self.data_at(f.0)
+    }
+
+    #[inline]
+    fn data_at(&self, idx: u32) -> &[u8] {
+        let m = self.meta[idx as usize];
+        &self.mem.frame(idx)[m.off as usize..(m.off + m.len) as usize]
+    }
+
+    /// The data window of a frame, writable.
+    #[inline]
+    pub fn data_mut(&mut self, f: &Frame) -> &mut [u8] {
+        let m = self.meta[f.0 as usize];
+        &mut self.mem.frame_mut(f.0)[m.off as usize..(m.off + m.len) as usize]
+    }
+
+    /// The whole frame buffer (headroom included), writable.
+    #[inline]
+    pub fn frame_mut(&mut self, f: &Frame) -> &mut [u8] {
+        self.mem.frame_mut(f.0)
+    }
+
+    /// (offset, length) of a frame's data window.
+    #[inline]
+    pub fn window(&self, f: &Frame) -> (u32, u32) {
+        let m = self.meta[f.0 as usize];
+        (m.off, m.len)
+    }
+
+    /// Sets a frame's data window.
+    #[inline]
+    pub fn set_window(&mut self, f: &Frame, off: u32, len: u32) -> Result<(), PoolError> {
+        let fs = self.mem.frame_size();
+        if off as usize + len as usize > fs {
+            return Err(PoolError::OutOfFrame { off: off as usize, len: len as usize, frame_size: fs });
+        }
+        let m = &mut self.meta[f.0 as usize];
+        m.off = off;
+        m.len = len;
+        Ok(())
+    }
+
+    /// Copies `bytes` into a new packet, chaining frames when it does not fit one.
+    /// On exhaustion nothing is kept and the frames taken are returned.
+    pub fn packet_from(&mut self, bytes: &[u8]) -> Result<Packet, PoolError> {
+        let cap = self.frame_capacity();
+        let first = self.alloc().ok_or(PoolError::Exhausted)?;
+        let n = bytes.len().min(cap);
+        self.write_frame(&first, &bytes[..n]);
+        let mut pkt = Packet::from_frame(first, n as u32);
+        let mut rest = &bytes[n..];
+        while !rest.is_empty() {
+            let Some(f) = self.alloc() else {
+                self.release(pkt);
+                return Err(PoolError::Exhausted);
+            };
+            let n = rest.len().min(cap);
+            self.write_frame(&f, &rest[..n]);
+            self.append(&mut pkt, f);
+            rest = &rest[n..];
+        }
+        Ok(pkt)
+    }
+
+    fn write_frame(&mut self, f: &Frame, bytes: &[u8]) {
+        let off = self.headroom as usize;
+        self.mem.frame_mut(f.0)[off..off + bytes.len()].copy_from_slice(bytes);
+        let m = &mut self.meta[f.0 as usize];
+        m.off = self.headroom;
+        m.len = bytes.len() as u32;
+    }
+
+    /// Links `f` (with its current data window) at the end of `pkt`'s chain.
+    #[inline]
+    pub fn append(&mut self, pkt: &mut Packet, f: Frame) {
+        let len = self.meta[f.0 as usize].len;
+        let idx = f.0;
+        self.meta[idx as usize].next = NIL;
+        self.meta[pkt.tail as usize].next = idx;
+        pkt.tail = idx;
+        pkt.len += len;
+        pkt.nframes += 1;
+    }
+
+    /// Appends another packet's whole chain to `pkt` (GRO merge without copy).
+    pub fn append_packet(&mut self, pkt: &mut Packet, other: Packet) {
+        let (head, tail, len, nframes) = other.into_chain();
+        self.meta[pkt.tail as usize].next = head;
+        pkt.tail = tail;
+        pkt.len += len;
+        pkt.nframes += nframes;
+    }
+
+    /// Returns every frame of a packet to the free list.
+    pub fn release(&mut self, pkt: Packet) {
+        let (mut idx, _, _, _) = pkt.into_chain();
+        while idx != NIL {
+            let next = self.meta[idx as usize].next;
+            self.meta[idx as usize].next = NIL;
+            self.free.push(idx);
+            idx = next;
+        }
+    }
+
+    /// The packet's head frame data (where its headers are).
+    #[inline]
+    pub fn head(&self, pkt: &Packet) -> &[u8] {
+        self.data_at(pkt.head.0)
+    }
+
+    /// The packet's head frame data, writable.
+    #[inline]
+    pub fn head_mut(&mut self, pkt: &Packet) -> &mut [u8] {
+        self.data_mut(&pkt.head)
+    }
+
+    /// Moves the start of a packet's head window by `n` bytes (pull headers off).
+    pub fn pull_head(&mut self, pkt: &mut Packet, n: u32) -> Result<(), PoolError> {
+        let m = self.meta[pkt.head.0 as usize];
+        if n > m.len {
+            return Err(PoolError::OutOfFrame { off: (m.off + n) as usize, len: 0, frame_size: self.frame_size() });
+        }
+        let m = &mut self.meta[pkt.head.0 as usize];
+        m.off += n;
+        m.len -= n;
+        pkt.len -= n;
+        Ok(())
+    }
+
+    /// Shortens a packet to `len` bytes (drops link padding), releasing frames past it.
+    pub fn trim(&mut self, pkt: &mut Packet, len: u32) {
+        if len >= pkt.len {
+            return;
+        }
+        let mut idx = pkt.head.0;
+        let mut left = len;
+        let mut nframes = 1u32;
+        loop {
+            let m = self.meta[idx as usize];
+            if left <= m.len || m.next == NIL {
+                self.meta[idx as usize].len = left.min(m.len);
+                let mut drop = m.next;
+                self.meta[idx as usize].next = NIL;
+                while drop != NIL {
+                    let nx = self.meta[drop as usize].next;
+                    self.meta[drop as usize].next = NIL;
+                    self.free.push(drop);
+                    drop = nx;
+                }
+                break;
+            }
+            left -= m.len;
+            idx = m.next;
+            nframes += 1;
+        }
+        pkt.tail = idx;
+        pkt.len = len;
+        pkt.nframes = nframes;
+    }
+
+    /// The data pieces of a packet, in order.
+    pub fn pieces<'a>(&'a self, pkt: &Packet) -> Pieces<'a, M> {
+        Pieces { pool: self, idx: pkt.head.0 }
+    }
+
+    /// Copies a packet's bytes into `out` (which is cleared first).
+    pub fn copy_out(&self, pkt: &Packet, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(pkt.len as usize);
+        for p in self.pieces(pkt) {
+            out.extend_from_slice(p);
+        }
+    }
+
+    /// Copies a packet's bytes into a slice of at least `pkt.len()` bytes; returns the length.
+    pub fn copy_into(&self, pkt: &Packet, out: &mut [u8]) -> usize {
+        let mut at = 0;
+        for p in self.pieces(pkt) {
+            out[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        at
+    }
+
+    /// Frame index of the head (for descriptors).
+    pub(crate) fn next_of(&self, idx: u32) -> u32 {
+        self.meta[idx as usize].next
+    }
+}
+
+/// Iterator over the data pieces of a packet's chain.
+pub struct Pieces<'a, M: FrameMemory> {
+    pool: &'a FramePool<M>,
+    idx: u32,
+}
+
+impl<'a, M: FrameMemory> Iterator for Pieces<'a, M> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.idx == NIL {
+            return None;
+        }
+        let d = self.pool.data_at(self.idx);
+        self.idx = self.pool.next_of(self.idx);
+        Some(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_from_chains_and_copies_back() {
+        let mut pool = FramePool::heap(8, 64);
+        let bytes: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
+        let pkt = pool.packet_from(&bytes).unwrap();
+        assert_eq!(pkt.len(), 200);
+        assert_eq!(pkt.nframes(), 4);
+        assert_eq!(pool.free_count(), 4);
+        let mut out = Vec::new();
+        pool.copy_out(&pkt, &mut out);
+        assert_eq!(out, bytes);
+        pool.release(pkt);
+        assert_eq!(pool.free_count(), 8);
+    }
+
+    #[test]
+    fn exhaustion_returns_frames() {
+        let mut pool = FramePool::heap(2, 64);
+        assert_eq!(pool.packet_from(&[0u8; 200]).unwrap_err(), PoolError::Exhausted);
+        assert_eq!(pool.free_count(), 2);
+    }
+
+    #[test]
+    fn append_pull_trim() {
+        let mut pool = FramePool::heap(8, 64);
+        let mut a = pool.packet_from(&[1u8; 50]).unwrap();
+        let mut b = pool.packet_from(&[2u8; 60]).unwrap();
+        pool.pull_head(&mut b, 10).unwrap();
+        pool.append_packet(&mut a, b);
+        assert_eq!(a.len(), 100);
+        assert_eq!(a.nframes(), 2);
+        pool.trim(&mut a, 70);
+        assert_eq!(a.len(), 70);
+        let mut out = Vec::new();
+        pool.copy_out(&a, &mut out);
+        assert_eq!(&out[..50], &[1u8; 50][..]);
+        assert_eq!(&out[50..], &[2u8; 20][..]);
+        pool.trim(&mut a, 20);
+        assert_eq!(a.nframes(), 1);
+        assert_eq!(pool.free_count(), 7);
+        pool.release(a);
+        assert_eq!(pool.free_count(), 8);
+    }
+
+    #[test]
+    fn adopt_checks_bounds() {
+        let mut pool = FramePool::new(HeapMemory::new(4, 64), 0, false);
+        assert!(pool.adopt(4, 0, 1).is_err());
+        assert!(pool.adopt(0, 60, 5).is_err());
+        let f = pool.adopt(1, 8, 56).unwrap();
+        assert_eq!(pool.window(&f), (8, 56));
+        pool.free(f);
+        assert_eq!(pool.free_count(), 1);
+    }
+}

@@ -1,0 +1,165 @@
+//! The internet checksum (RFC 1071) with incremental update (RFC 1624).
+//!
+//! Sums are carried as `u32` partial sums ("unfolded") so that pieces of a
+//! packet can be summed separately and combined; `fold` turns a partial sum
+//! into the 16-bit ones'-complement value. A partial sum of bytes that start
+//! at an odd offset of the final packet must be byte-swapped before it is
+//! combined (`swap`), as RFC 1071 §2(B) explains.
+
+/// Ones'-complement sum of `data` added to `initial`, unfolded.
+///
+/// The bytes are read as big-endian 16-bit words; an odd trailing byte is
+/// padded with a zero byte on the right.
+#[inline]
+pub fn sum(data: &[u8], initial: u32) -> u32 {
+    // Wide accumulation: add 32-bit big-endian words into a u64, fold at the end.
+    let mut acc: u64 = u64::from(initial);
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let hi = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+        let lo = u32::from_be_bytes([c[4], c[5], c[6], c[7]]);
+        acc += u64::from(hi) + u64::from(lo);
+    }
+    let mut rest = chunks.remainder();
+    if rest.len() >= 4 {
+        acc += u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]));
+        rest = &rest[4..];
+    }
+    if rest.len() >= 2 {
+        acc += u64::from(u16::from_be_bytes([rest[0], rest[1]]));
+        rest = &rest[2..];
+    }
+    if let Some(&b) = rest.first() {
+        acc += u64::from(b) << 8;
+    }
+    // Fold 64 -> 32 bits without losing carries.
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    // Keep the partial sum small so callers can keep adding u16s safely.
+    let s = (acc & 0xffff) + (acc >> 16);
+    s as u32
+}
+
+/// Fold a partial sum to 16 bits (not complemented).
+#[inline]
+pub fn fold(mut s: u32) -> u16 {
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+/// The checksum field value for a partial sum: `!fold(s)`.
+#[inline]
+pub fn finish(s: u32) -> u16 {
+    !fold(s)
+}
+
+/// Combine two partial sums.
+#[inline]
+pub fn add(a: u32, b: u32) -> u32 {
+    u32::from(fold(a)) + u32::from(fold(b))
+}
+
+/// Byte-swap a partial sum: the sum of the same bytes placed at an odd offset.
+#[inline]
+pub fn swap(s: u32) -> u32 {
+    u32::from(fold(s).swap_bytes())
+}
+
+/// IPv4 pseudo-header partial sum (RFC 793 / RFC 768).
+#[inline]
+pub fn pseudo_v4(src: [u8; 4], dst: [u8; 4], proto: u8, l4_len: u32) -> u32 {
+    let mut s = sum(&src, 0);
+    s = sum(&dst, s);
+    s += u32::from(proto);
+    s += l4_len >> 16;
+    s += l4_len & 0xffff;
+    s
+}
+
+/// IPv6 pseudo-header partial sum (RFC 8200 §8.1).
+#[inline]
+pub fn pseudo_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, l4_len: u32) -> u32 {
+    let mut s = sum(&src, 0);
+    s = sum(&dst, s);
+    s += u32::from(next_header);
+    s += l4_len >> 16;
+    s += l4_len & 0xffff;
+    s
+}
+
+/// Incremental update of a checksum field when one 16-bit word changes
+/// from `old` to `new` (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')).
+#[inline]
+pub fn update16(csum: u16, old: u16, new: u16) -> u16 {
+    let s = u32::from(!csum) + u32::from(!old) + u32::from(new);
+    !fold(s)
+}
+
+/// Incremental update for a 32-bit word change.
+#[inline]
+pub fn update32(csum: u16, old: u32, new: u32) -> u16 {
+    let c = update16(csum, (old >> 16) as u16, (new >> 16) as u16);
+    update16(c, old as u16, new as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(data: &[u8]) -> u16 {
+        let mut s: u32 = 0;
+        for c in data.chunks(2) {
+            let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) << 8 };
+            s += u32::from(w);
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3 numerical example: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2.
+        let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(&d, 0)), 0xddf2);
+    }
+
+    #[test]
+    fn ipv4_header_known_value() {
+        // A captured IPv4 header whose checksum field is 0xb861.
+        let h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8, 0x00,
+            0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(finish(sum(&h, 0)), 0xb861);
+    }
+
+    proptest! {
+        #[test]
+        fn matches_naive(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(fold(sum(&data, 0)), naive(&data));
+        }
+
+        #[test]
+        fn split_sum_with_swap(data in proptest::collection::vec(any::<u8>(), 0..300), cut in 0usize..300) {
+            let cut = cut.min(data.len());
+            let (a, b) = data.split_at(cut);
+            let sb = if cut % 2 == 1 { swap(sum(b, 0)) } else { sum(b, 0) };
+            prop_assert_eq!(fold(add(sum(a, 0), sb)), naive(&data));
+        }
+
+        #[test]
+        fn incremental_update(mut data in proptest::collection::vec(any::<u8>(), 2..64), idx in 0usize..31, new in any::<u16>()) {
+            let i = (idx * 2) % (data.len() & !1);
+            let before = finish(sum(&data, 0));
+            let old = u16::from_be_bytes([data[i], data[i + 1]]);
+            data[i..i + 2].copy_from_slice(&new.to_be_bytes());
+            let after = finish(sum(&data, 0));
+            let inc = update16(before, old, new);
+            // 0x0000 and 0xffff are the same value in ones' complement.
+            prop_assert!(inc == after || (inc ^ after) == 0xffff && (inc == 0 || inc == 0xffff));
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The frame dissector: Ethernet → (802.1Q) → IPv4/IPv6 (+ extension headers) → TCP/UDP.
+
+use super::ethernet::{self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
+use super::ipv4::{self, PROTO_TCP, PROTO_UDP};
+use super::ipv6::{self, NEXT_DEST_OPTS, NEXT_FRAGMENT, NEXT_HOP_BY_HOP, NEXT_ROUTING};
+use super::{be16, tcp, udp, Layer, ParseError};
+
+/// Network layer of a dissected frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum L3 {
+    V4,
+    V6,
+}
+
+/// Transport layer of a dissected frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum L4 {
+    Tcp,
+    Udp,
+}
+
+/// Offsets of every header in a frame. All offsets are from the frame start.
+///
+/// Invariant after [`dissect`] returned it: `l3_off < l4_off < payload_off <= end <= frame.len()`,
+/// every header between them fits, so views built at these offsets never panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Number of 802.1Q / 802.1ad tags (0..=2).
+    pub vlan_tags: u8,
+    pub l3: L3,
+    pub l3_off: usize,
+    /// IPv4: IHL × 4. IPv6: 40 + extension headers.
+    pub l3_len: usize,
+    pub l4: L4,
+    pub l4_off: usize,
+    /// Start of L4 payload (after TCP options / the UDP header).
+    pub payload_off: usize,
+    /// End of the IP packet (`l3_off + tot_len`); bytes beyond are link padding.
+    pub end: usize,
+}
+
+impl Layout {
+    /// L4 payload length.
+    pub const fn payload_len(&self) -> usize {
+        self.end - self.payload_off
+    }
+    /// L4 header length (TCP with options, or 8 for UDP).
+    pub const fn l4_len(&self) -> usize {
+        self.payload_off - self.l4_off
+    }
+    /// Length of all headers (L2 .. L4).
+    pub const fn header_len(&self) -> usize {
+        self.payload_off
+    }
+}
+
+/// Dissects an Ethernet frame carrying TCP or UDP over IPv4 or IPv6.
+pub fn dissect(frame: &[u8]) -> Result<Layout, ParseError> {
+    let eth = ethernet::Frame::new_checked(frame)?;
+    let mut ethertype = eth.ethertype();
+    let mut off = ethernet::HEADER_LEN;
+    let mut vlan_tags = 0u8;
+    while ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
+        if vlan_tags == 2 {
+            return Err(ParseError::TooManyVlanTags);
+        }
+        let found = frame.len() - off;
+        if found < ethernet::VLAN_TAG_LEN {
+            return Err(ParseError::Truncated { layer: Layer::Vlan, offset: off, needed: 4, found });
+        }
+        ethertype = be16(frame, off + 2);
+        off += ethernet::VLAN_TAG_LEN;
+        vlan_tags += 1;
+    }
+    let l3_off = off;
+    let (l3, l3_len, proto, end) = match ethertype {
+        ETHERTYPE_IPV4 => dissect_v4(frame, l3_off)?,
+        ETHERTYPE_IPV6 => dissect_v6(frame, l3_off)?,
+        other => return Err(ParseError::UnsupportedEtherType { ethertype: other }),
+    };
+    let l4_off = l3_off + l3_len;
+    let available = end - l4_off;
+    let (l4, l4_len) = match proto {
+        PROTO_TCP => {
+            let t = tcp::Packet::new_checked(&frame[l4_off..end]).map_err(|e| shift(e, l4_off))?;
+            (L4::Tcp, t.header_len())
+        }
+        PROTO_UDP => {
+            let u = udp::Packet::new_checked(&frame[l4_off..end]).map_err(|e| shift(e, l4_off))?;
+            let len = usize::from(u.len());
+            if len < udp::HEADER_LEN || len > available {
+                return Err(ParseError::UdpLen { offset: l4_off, len, available });
+            }
+            (L4::Udp, udp::HEADER_LEN)
+        }
+        protocol => return Err(ParseError::UnsupportedProtocol { protocol }),
+    };
+    Ok(Layout { vlan_tags, l3, l3_off, l3_len, l4, l4_off, payload_off: l4_off + l4_len, end })
+}
+
+fn dissect_v4(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseError> {
+    let ip = ipv4::Packet::new_checked(&frame[off..]).map_err(|e| shift(e, off))?;
+    if ip.version() != 4 {
+        return Err(ParseError::BadIpVersion { offset: off, version: ip.version() });
+    }
+    let hl = ip.header_len();
+    let tot = usize::from(ip.total_len());
+    let available = frame.len() - off;
+    if tot < hl || tot > available {
+        return Err(ParseError::Ipv4TotalLen { offset: off, tot_len: tot, min: hl, available });
+    }
+    if ip.is_fragment() {
+        return Err(ParseError::Fragment { offset: off });
+    }
+    Ok((L3::V4, hl, ip.protocol(), off + tot))
+}
+
+fn dissect_v6(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseError> {
+    let ip = ipv6::Packet::new_checked(&frame[off..]).map_err(|e| shift(e, off))?;
+    if ip.version() != 6 {
+        return Err(ParseError::BadIpVersion { offset: off, version: ip.version() });
+    }
+    let plen = usize::from(ip.payload_len());
+    let available = frame.len() - off - ipv6::HEADER_LEN;
+    if plen == 0 || plen > available {
+        return Err(ParseError::Ipv6PayloadLen { offset: off, payload_len: plen, available });
+    }
+    let end = off + ipv6::HEADER_LEN + plen;
+    let mut next = ip.next_header();
+    let mut at = off + ipv6::HEADER_LEN;
+    loop {
+        match next {
+            NEXT_HOP_BY_HOP | NEXT_ROUTING | NEXT_DEST_OPTS => {
+                let found = end - at;
+                if found < 8 {
+                    return Err(ParseError::Truncated { layer: Layer::Ipv6Ext, offset: at, needed: 8, found });
+                }
+                let len = (usize::from(frame[at + 1]) + 1) * 8;
+                if found < len {
+                    return Err(ParseError::Truncated { layer: Layer::Ipv6Ext, offset: at, needed: len, found });
+                }
+                next = frame[at];
+                at += len;
+            }
+            NEXT_FRAGMENT => return Err(ParseError::Fragment { offset: at }),
+            PROTO_TCP | PROTO_UDP => break,
+            // Anything else: not TCP/UDP (ICMPv6, no-next-header, ESP...).
+            59 | 58 | 50 | 51 | 135 | 139 | 140 | 253 | 254 => {
+                return Err(ParseError::UnsupportedExtension { offset: at, next_header: next })
+            }
+            other => return Err(ParseError::UnsupportedProtocol { protocol: other }),
+        }
+    }
+    Ok((L3::V6, at - off, next, end))
+}
+
+/// Re-bases an error from a sub-slice view onto frame offsets.
+fn shift(e: ParseError, by: usize) -> ParseError {
+    match e {
+        ParseError::Truncated { layer, offset, needed, found } => {
+            ParseError::Truncated { layer, offset: offset + by, needed, found }
+        }
+        ParseError::Ipv4HeaderLen { offset, len } => ParseError::Ipv4HeaderLen { offset: offset + by, len },
+        ParseError::TcpHeaderLen { offset, len, available } => {
+            ParseError::TcpHeaderLen { offset: offset + by, len, available }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::checksum;
+
+    /// Ethernet + IPv4 + TCP(20) + payload, valid checksums.
+    pub(crate) fn tcp4(payload: usize) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 20 + payload];
+        f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        let tot = (40 + payload) as u16;
+        {
+            let mut ip = ipv4::Packet::new_unchecked(&mut f[14..34]);
+            ip.set_header_len(20);
+            ip.set_total_len(tot);
+            ip.set_ttl(64);
+            ip.set_protocol(PROTO_TCP);
+            ip.set_src([198, 18, 0, 1]);
+            ip.set_dst([198, 18, 0, 2]);
+            ip.fill_checksum();
+        }
+        f[14 + 20 + 12] = 0x50;
+        f
+    }
+
+    fn tcp6(payload: usize, ext: &[u8], first_next: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 40];
+        f[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        {
+            let mut ip = ipv6::Packet::new_unchecked(&mut f[14..54]);
+            ip.set_ver_tc_flow(0, 0);
+            ip.set_payload_len((ext.len() + 20 + payload) as u16);
+            ip.set_next_header(first_next);
+            ip.set_hop_limit(64);
+        }
+        f.extend_from_slice(ext);
+        let mut t = vec![0u8; 20 + payload];
+        t[12] = 0x50;
+        f.extend_from_slice(&t);
+        f
+    }
+
+    #[test]
+    fn ipv4_tcp_layout() {
+        let f = tcp4(100);
+        let l = dissect(&f).unwrap();
+        assert_eq!(l.l3, L3::V4);
+        assert_eq!(l.l4, L4::Tcp);
+        assert_eq!((l.l3_off, l.l4_off, l.payload_off, l.end), (14, 34, 54, 154));
+        assert_eq!(l.payload_len(), 100);
+        assert!(ipv4::Packet::new_unchecked(&f[14..]).verify_checksum());
+        let _ = checksum::sum(&f, 0);
+    }
+
+    #[test]
+    fn padding_is_trimmed() {
+        let mut f = tcp4(1);
+        f.resize(60, 0);
+        let l = dissect(&f).unwrap();
+        assert_eq!(l.end, 55);
+        assert_eq!(l.payload_len(), 1);
+    }
+
+    #[test]
+    fn vlan_tag() {
+        let mut f = tcp4(10);
+        f.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+        let l = dissect(&f).unwrap();
+        assert_eq!(l.vlan_tags, 1);
+        assert_eq!(l.l3_off, 18);
+    }
+
+    #[test]
+    fn ipv6_with_extensions() {
+        // hop-by-hop (8 bytes, next = dest opts), dest opts (8 bytes, next = TCP)
+        let ext = [60, 0, 1, 4, 0, 0, 0, 0, 6, 0, 1, 4, 0, 0, 0, 0];
+        let f = tcp6(5, &ext, 0);
+        let l = dissect(&f).unwrap();
+        assert_eq!(l.l3, L3::V6);
+        assert_eq!(l.l3_len, 56);
+        assert_eq!(l.l4_off, 14 + 56);
+        assert_eq!(l.payload_len(), 5);
+        let frag = tcp6(5, &[6, 0, 0, 0, 0, 0, 0, 0], 44);
+        assert_eq!(dissect(&frag).unwrap_err(), ParseError::Fragment { offset: 54 });
+    }
+
+    #[test]
+    fn short_ihl_message() {
+        let mut f = tcp4(0);
+        f[14] = 0x43;
+        let e = dissect(&f).unwrap_err();
+        assert_eq!(e.to_string(), "IPv4 header length 12 < 20 at offset 14");
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_never_a_panic() {
+        for f in [tcp4(3), tcp6(3, &[6, 0, 1, 4, 0, 0, 0, 0], 60)] {
+            let full = dissect(&f).unwrap();
+            for n in 0..full.end {
+                assert!(dissect(&f[..n]).is_err(), "cut at {n} parsed");
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_errors_are_exact() {
+        let f = tcp4(0);
+        for n in 0..14 {
+            assert_eq!(
+                dissect(&f[..n]).unwrap_err(),
+                ParseError::Truncated { layer: Layer::Ethernet, offset: 0, needed: 14, found: n }
+            );
+        }
+        for n in 14..34 {
+            assert_eq!(
+                dissect(&f[..n]).unwrap_err(),
+                ParseError::Truncated { layer: Layer::Ipv4, offset: 14, needed: 20, found: n - 14 }
+            );
+        }
+        for n in 34..54 {
+            assert_eq!(
+                dissect(&f[..n]).unwrap_err(),
+                ParseError::Ipv4TotalLen { offset: 14, tot_len: 40, min: 20, available: n - 14 }
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = dissect(&data);
+        }
+    }
+}
