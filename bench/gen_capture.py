@@ -31,7 +31,7 @@ import argparse
 import random
 import struct
 import sys
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator
 
 MSS = 1448
 SEGS_PER_SUPER = 45
@@ -77,17 +77,9 @@ def pcap_header(snaplen: int = 262144) -> bytes:
     return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, LINKTYPE_ETHERNET)
 
 
-class Writer:
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.n = 0
-        out.write(pcap_header())
-
-    def frame(self, data: bytes) -> None:
-        ts = self.n  # one microsecond apart
-        self.out.write(struct.pack("<IIII", ts // 1_000_000, ts % 1_000_000, len(data), len(data)))
-        self.out.write(data)
-        self.n += 1
+def pcap_record(n: int, data: bytes) -> bytes:
+    """Record header + data; record n is stamped n microseconds after the epoch."""
+    return struct.pack("<IIII", n // 1_000_000, n % 1_000_000, len(data), len(data)) + data
 
 
 def eth(v6: bool) -> bytes:
@@ -142,29 +134,53 @@ class Flow:
 ACK, PSH = 0x10, 0x08
 
 
-def gen_gro(w: Writer, frames: int, flows: int, run: int, v6: bool, pl: Payload) -> None:
+def gen_gro(frames: int, flows: int, run: int, v6: bool, pl: Payload) -> Iterator[bytes]:
     fl = [Flow(i, v6, 6, pl) for i in range(flows)]
     next_seg = [0] * flows
-    while w.n < frames:
+    n = 0
+    while True:
         for f in range(flows):
             for _ in range(run):
-                if w.n >= frames:
+                if n >= frames:
                     return
                 k = next_seg[f]
                 next_seg[f] += 1
                 s = k % SEGS_PER_SUPER
-                w.frame(fl[f].frame(k, MSS, pl.slices[s], pl.slice_sums[s], ACK))
+                yield fl[f].frame(k, MSS, pl.slices[s], pl.slice_sums[s], ACK)
+                n += 1
 
 
-def gen_super(w: Writer, frames: int, flows: int, v6: bool, proto: int, pl: Payload) -> None:
+def gen_super(frames: int, flows: int, v6: bool, proto: int, pl: Payload) -> Iterator[bytes]:
+    """Super-frame n belongs to flow n % flows and continues that flow's byte stream."""
     fl = [Flow(i, v6, proto, pl) for i in range(flows)]
+    for n in range(frames):
+        first_seg = (n // flows) * SEGS_PER_SUPER
+        yield fl[n % flows].frame(first_seg, BLOCK, pl.block, pl.block_sum, ACK | PSH)
+
+
+def generate(
+    workload: str, ip: str = "v4", frames: int = 1, flows: int = 64, run: int = 1, seed: int = 2
+) -> Iterator[bytes]:
+    """The frames of one workload ("gro", "gso", "uso"), in file order."""
+    if workload not in ("gro", "gso", "uso") or ip not in ("v4", "v6"):
+        raise ValueError(f"unknown workload {workload!r} / ip {ip!r}")
+    if frames < 1 or not 1 <= flows <= 20000 or run < 1:
+        raise ValueError("frames, flows and run must be >= 1 (flows <= 20000)")
+    pl = Payload(seed)
+    v6 = ip == "v6"
+    if workload == "gro":
+        return gen_gro(frames, flows, run, v6, pl)
+    return gen_super(frames, flows, v6, 6 if workload == "gso" else 17, pl)
+
+
+def write_pcap(path: str, it: Iterable[bytes]) -> int:
+    """Writes the frames as a classic pcap (µs, Ethernet); returns how many."""
     n = 0
-    while w.n < frames:
-        f = n % flows
-        k = (n // flows) * SEGS_PER_SUPER
-        flags = ACK | PSH
-        w.frame(fl[f].frame(k if proto == 6 else n // flows * SEGS_PER_SUPER, BLOCK, pl.block, pl.block_sum, flags))
-        n += 1
+    with open(path, "wb", buffering=1 << 20) as out:
+        out.write(pcap_header())
+        for n, data in enumerate(it, 1):
+            out.write(pcap_record(n - 1, data))
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,20 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", type=int, default=1, help="gro: consecutive segments per flow per turn")
     ap.add_argument("--seed", type=int, default=2)
     a = ap.parse_args(argv)
-    if a.frames < 1 or a.flows < 1 or a.flows > 20000 or a.run < 1:
+    if a.frames < 1 or not 1 <= a.flows <= 20000 or a.run < 1:
         ap.error("frames, flows and run must be >= 1 (flows <= 20000)")
-    pl = Payload(a.seed)
-    out = sys.stdout.buffer if a.out == "-" else open(a.out, "wb", buffering=1 << 20)
-    try:
-        w = Writer(out)
-        v6 = a.ip == "v6"
-        if a.workload == "gro":
-            gen_gro(w, a.frames, a.flows, a.run, v6, pl)
-        else:
-            gen_super(w, a.frames, a.flows, v6, 6 if a.workload == "gso" else 17, pl)
-    finally:
-        if out is not sys.stdout.buffer:
-            out.close()
+    frames = generate(a.workload, a.ip, a.frames, a.flows, a.run, a.seed)
+    if a.out == "-":
+        sys.stdout.buffer.write(pcap_header())
+        for n, data in enumerate(frames):
+            sys.stdout.buffer.write(pcap_record(n, data))
+    else:
+        write_pcap(a.out, frames)
     return 0
 
 
