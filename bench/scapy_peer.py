@@ -140,7 +140,8 @@ def coalesce(frames: Iterable[bytes | Packet], max_size: int = 65535) -> list[by
         payload = bytes(p[TCP].payload)
         h = held.get(key)
         if h is not None:
-            l3len = len(h.head[IP] if IP in h.head else h.head[IPv6]) + len(h.payload) - len(h.head[TCP].payload)
+            head_l3 = h.head[IP] if IP in h.head else h.head[IPv6]
+            l3len = len(head_l3) + len(h.payload) - len(h.head[TCP].payload)
             if (
                 payload
                 and p[TCP].seq == h.next_seq
