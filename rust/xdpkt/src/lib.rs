@@ -7,6 +7,7 @@
 
 pub mod wire;
 pub mod batch;
+pub mod gro;
 pub mod packet;
 pub mod pool;
 
