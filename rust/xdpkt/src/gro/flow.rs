@@ -8,7 +8,7 @@
 
 use crate::packet::Packet;
 use crate::pool::{FrameMemory, FramePool};
-use crate::wire::{ipv6, L3, L4, Layout};
+use crate::wire::{ipv6, Layout, L3, L4};
 
 /// Cheap flow summary used to skip most full comparisons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,9 @@ pub(crate) fn same_flow(a: &[u8], la: &Layout, b: &[u8], lb: &Layout) -> bool {
     }
     let same_l3 = match la.l3 {
         // protocol (byte 9) is implied by l4 equality; addresses at 12..20.
-        L3::V4 => a.get(l3 + 9) == b.get(l3 + 9) && a.get(l3 + 12..l3 + 20) == b.get(l3 + 12..l3 + 20),
+        L3::V4 => {
+            a.get(l3 + 9) == b.get(l3 + 9) && a.get(l3 + 12..l3 + 20) == b.get(l3 + 12..l3 + 20)
+        }
         L3::V6 => {
             // Version + flow label (not the traffic class: that one flushes).
             let fa = word(a, l3) & 0xf00f_ffff;
@@ -108,7 +110,10 @@ impl FlowTable {
         let cap = cap.max(1);
         let mut slots = Vec::with_capacity(cap);
         slots.resize_with(cap, || None);
-        FlowTable { slots, order: Vec::with_capacity(cap) }
+        FlowTable {
+            slots,
+            order: Vec::with_capacity(cap),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -120,11 +125,20 @@ impl FlowTable {
     }
 
     /// The slot holding the flow of a new segment, if any.
-    pub fn find<M: FrameMemory>(&self, key: Key, frame: &[u8], lay: &Layout, pool: &FramePool<M>) -> Option<usize> {
-        self.order.iter().copied().find(|&i| match self.slots.get(i) {
-            Some(Some(h)) => h.key == key && same_flow(frame, lay, pool.head(&h.pkt), &h.lay),
-            _ => false,
-        })
+    pub fn find<M: FrameMemory>(
+        &self,
+        key: Key,
+        frame: &[u8],
+        lay: &Layout,
+        pool: &FramePool<M>,
+    ) -> Option<usize> {
+        self.order
+            .iter()
+            .copied()
+            .find(|&i| match self.slots.get(i) {
+                Some(Some(h)) => h.key == key && same_flow(frame, lay, pool.head(&h.pkt), &h.lay),
+                _ => false,
+            })
     }
 
     pub fn get(&self, i: usize) -> Option<&Held> {
@@ -164,6 +178,9 @@ impl FlowTable {
 
     /// The oldest occupied slot whose first segment arrived before `deadline`.
     pub fn oldest_before(&self, deadline: u64) -> Option<usize> {
-        self.order.iter().copied().find(|&i| self.get(i).is_some_and(|h| h.first_ns < deadline))
+        self.order
+            .iter()
+            .copied()
+            .find(|&i| self.get(i).is_some_and(|h| h.first_ns < deadline))
     }
 }

@@ -22,8 +22,8 @@
 
 mod flow;
 mod stats;
-pub mod testkit;
 mod tcp;
+pub mod testkit;
 mod udp;
 
 pub use stats::{GroStats, REASONS};
@@ -50,7 +50,11 @@ pub struct GroConfig {
 
 impl Default for GroConfig {
     fn default() -> Self {
-        GroConfig { max_size: 65535, max_flows: 64, udp: false }
+        GroConfig {
+            max_size: 65535,
+            max_flows: 64,
+            udp: false,
+        }
     }
 }
 
@@ -81,7 +85,12 @@ pub struct Gro {
 impl Gro {
     /// A GRO engine; allocates its flow table here, once.
     pub fn new(cfg: GroConfig) -> Gro {
-        Gro { cfg, cap: cfg.max_size.min(65535), table: FlowTable::new(cfg.max_flows), stats: GroStats::default() }
+        Gro {
+            cfg,
+            cap: cfg.max_size.min(65535),
+            table: FlowTable::new(cfg.max_flows),
+            stats: GroStats::default(),
+        }
     }
 
     /// The configuration this engine was built with.
@@ -143,7 +152,9 @@ impl Gro {
     ) {
         let deadline = now_ns.saturating_sub(timeout_ns);
         while out.room() > 0 {
-            let Some(i) = self.table.oldest_before(deadline) else { break };
+            let Some(i) = self.table.oldest_before(deadline) else {
+                break;
+            };
             self.flush_slot(pool, i, out);
         }
     }
@@ -159,7 +170,11 @@ impl Gro {
     }
 
     /// Validates a packet for GRO. `Err` names why it passes through as is.
-    fn classify<M: FrameMemory>(&self, pool: &FramePool<M>, pkt: &Packet) -> Result<Seg, &'static str> {
+    fn classify<M: FrameMemory>(
+        &self,
+        pool: &FramePool<M>,
+        pkt: &Packet,
+    ) -> Result<Seg, &'static str> {
         // An already aggregated packet (or one a driver handed as a chain) is
         // not re-merged: its headers may not be all in the head frame.
         if pkt.gso_type != GsoType::None || pkt.gso_size != 0 {
@@ -192,7 +207,11 @@ impl Gro {
                 if lay.end != frame.len() {
                     return Err("ipv6_payload_len_mismatch");
                 }
-                let proto = if lay.l4 == L4::Tcp { ipv4::PROTO_TCP } else { ipv4::PROTO_UDP };
+                let proto = if lay.l4 == L4::Tcp {
+                    ipv4::PROTO_TCP
+                } else {
+                    ipv4::PROTO_UDP
+                };
                 ipv6::Packet::new_unchecked(l3).pseudo_sum(proto, pseudo_len)
             }
         };
@@ -213,9 +232,18 @@ impl Gro {
         // The L4 header length is a multiple of 4, so the payload sum needs no swap.
         let total = checksum::add(checksum::add(pseudo, checksum::sum(hdr, 0)), psum);
         if checksum::fold(total) != 0xffff {
-            return Err(if lay.l4 == L4::Tcp { "tcp_csum" } else { "udp_csum" });
+            return Err(if lay.l4 == L4::Tcp {
+                "tcp_csum"
+            } else {
+                "udp_csum"
+            });
         }
-        Ok(Seg { lay, key: Key::of(frame, &lay), len: (lay.end - lay.payload_off) as u32, psum })
+        Ok(Seg {
+            lay,
+            key: Key::of(frame, &lay),
+            len: (lay.end - lay.payload_off) as u32,
+            psum,
+        })
     }
 
     fn tcp<M: FrameMemory>(
@@ -230,7 +258,9 @@ impl Gro {
         let flags = tcp::flags(pool.head(&pkt), &seg.lay);
         if let Some(i) = slot {
             let refused = match self.table.get_mut(i) {
-                Some(held) => tcp::merge_flush(pool.head(&pkt), &seg, pool.head(&held.pkt), held, self.cap),
+                Some(held) => {
+                    tcp::merge_flush(pool.head(&pkt), &seg, pool.head(&held.pkt), held, self.cap)
+                }
                 None => true,
             };
             if !refused {
@@ -271,13 +301,16 @@ impl Gro {
     ) {
         if let Some(i) = slot {
             let refused = match self.table.get_mut(i) {
-                Some(held) => udp::merge_flush(pool.head(&pkt), &seg, pool.head(&held.pkt), held, self.cap),
+                Some(held) => {
+                    udp::merge_flush(pool.head(&pkt), &seg, pool.head(&held.pkt), held, self.cap)
+                }
                 None => true,
             };
             if !refused {
                 match self.merge(pool, i, pkt, &seg) {
                     Ok(()) => {
-                        let (gso_size, count) = self.table.get(i).map_or((0, 0), |h| (h.gso_size, h.count));
+                        let (gso_size, count) =
+                            self.table.get(i).map_or((0, 0), |h| (h.gso_size, h.count));
                         if udp::ends_aggregate(seg.len, gso_size, count) {
                             self.flush_slot(pool, i, out);
                         }
@@ -299,8 +332,13 @@ impl Gro {
         mut pkt: Packet,
         seg: &Seg,
     ) -> Result<(), Packet> {
-        let Some(held) = self.table.get_mut(i) else { return Err(pkt) };
-        if pool.pull_head(&mut pkt, seg.lay.payload_off as u32).is_err() {
+        let Some(held) = self.table.get_mut(i) else {
+            return Err(pkt);
+        };
+        if pool
+            .pull_head(&mut pkt, seg.lay.payload_off as u32)
+            .is_err()
+        {
             return Err(pkt);
         }
         // Link padding beyond the IP length goes (a 1-byte segment padded to 60 still merges).
@@ -309,7 +347,11 @@ impl Gro {
             pool.trim(&mut held.pkt, held.lay.end as u32);
         }
         // A payload placed at an odd offset of the aggregate sums byte-swapped (RFC 1071 §2B).
-        let psum = if held.payload & 1 == 1 { checksum::swap(seg.psum) } else { seg.psum };
+        let psum = if held.payload & 1 == 1 {
+            checksum::swap(seg.psum)
+        } else {
+            seg.psum
+        };
         held.psum = checksum::add(held.psum, psum);
         held.payload += seg.len;
         held.count += 1;
@@ -319,7 +361,14 @@ impl Gro {
     }
 
     /// Starts a new held packet, flushing the oldest when the table is full.
-    fn hold<M: FrameMemory>(&mut self, pool: &mut FramePool<M>, pkt: Packet, seg: Seg, now_ns: u64, out: &mut Batch) {
+    fn hold<M: FrameMemory>(
+        &mut self,
+        pool: &mut FramePool<M>,
+        pkt: Packet,
+        seg: Seg,
+        now_ns: u64,
+        out: &mut Batch,
+    ) {
         if self.table.is_full() {
             if let Some(old) = self.table.oldest() {
                 self.flush_slot(pool, old, out);
@@ -345,7 +394,9 @@ impl Gro {
 
     /// Finishes held slot `i` and delivers it.
     fn flush_slot<M: FrameMemory>(&mut self, pool: &mut FramePool<M>, i: usize, out: &mut Batch) {
-        let Some(held) = self.table.remove(i) else { return };
+        let Some(held) = self.table.remove(i) else {
+            return;
+        };
         if held.count > 1 {
             self.stats.aggregates += 1;
         }
@@ -353,7 +404,13 @@ impl Gro {
         self.deliver(pool, pkt, out);
     }
 
-    fn pass<M: FrameMemory>(&mut self, pool: &mut FramePool<M>, pkt: Packet, reason: &'static str, out: &mut Batch) {
+    fn pass<M: FrameMemory>(
+        &mut self,
+        pool: &mut FramePool<M>,
+        pkt: Packet,
+        reason: &'static str,
+        out: &mut Batch,
+    ) {
         self.stats.bump(reason);
         self.deliver(pool, pkt, out);
     }
@@ -373,12 +430,18 @@ impl Gro {
 /// IP-level merge checks shared by TCP and UDP (`inet_gro_flush` /
 /// `ipv6_gro_flush` of 6.18). True = do not merge. May record the IPv4 ID mode.
 pub(crate) fn network_flush(new: &[u8], lay: &Layout, old: &[u8], held: &mut Held) -> bool {
-    let (Some(a), Some(b)) = (new.get(lay.l3_off..lay.l4_off), old.get(held.lay.l3_off..held.lay.l4_off)) else {
+    let (Some(a), Some(b)) = (
+        new.get(lay.l3_off..lay.l4_off),
+        old.get(held.lay.l3_off..held.lay.l4_off),
+    ) else {
         return true;
     };
     match lay.l3 {
         L3::V4 => {
-            let (ip, ip2) = (ipv4::Packet::new_unchecked(a), ipv4::Packet::new_unchecked(b));
+            let (ip, ip2) = (
+                ipv4::Packet::new_unchecked(a),
+                ipv4::Packet::new_unchecked(b),
+            );
             let mut flush = false;
             // Equal TTL.
             flush |= ip.ttl() != ip2.ttl();
@@ -399,7 +462,10 @@ pub(crate) fn network_flush(new: &[u8], lay: &Layout, old: &[u8], held: &mut Hel
             offset != expect
         }
         L3::V6 => {
-            let (ip, ip2) = (ipv6::Packet::new_unchecked(a), ipv6::Packet::new_unchecked(b));
+            let (ip, ip2) = (
+                ipv6::Packet::new_unchecked(a),
+                ipv6::Packet::new_unchecked(b),
+            );
             // Equal traffic class (ECN included) and hop limit.
             ip.traffic_class() != ip2.traffic_class() || ip.hop_limit() != ip2.hop_limit()
         }
@@ -417,7 +483,9 @@ fn finish<M: FrameMemory>(pool: &mut FramePool<M>, held: Held) -> Packet {
     let frame = pool.head_mut(&pkt);
     let pseudo = match lay.l3 {
         L3::V4 => {
-            let Some(b) = frame.get_mut(lay.l3_off..lay.l4_off) else { return pkt };
+            let Some(b) = frame.get_mut(lay.l3_off..lay.l4_off) else {
+                return pkt;
+            };
             let mut ip = ipv4::Packet::new_unchecked(b);
             let old = ip.total_len();
             let new = (lay.l3_len as u32 + l4_len) as u16;
@@ -427,14 +495,22 @@ fn finish<M: FrameMemory>(pool: &mut FramePool<M>, held: Held) -> Packet {
             ip.pseudo_sum(l4_len)
         }
         L3::V6 => {
-            let Some(b) = frame.get_mut(lay.l3_off..lay.l4_off) else { return pkt };
+            let Some(b) = frame.get_mut(lay.l3_off..lay.l4_off) else {
+                return pkt;
+            };
             let mut ip = ipv6::Packet::new_unchecked(b);
             ip.set_payload_len((lay.l3_len - ipv6::HEADER_LEN) as u16 + l4_len as u16);
-            let proto = if lay.l4 == L4::Tcp { ipv4::PROTO_TCP } else { ipv4::PROTO_UDP };
+            let proto = if lay.l4 == L4::Tcp {
+                ipv4::PROTO_TCP
+            } else {
+                ipv4::PROTO_UDP
+            };
             ip.pseudo_sum(proto, l4_len)
         }
     };
-    let Some(l4) = frame.get_mut(lay.l4_off..lay.payload_off) else { return pkt };
+    let Some(l4) = frame.get_mut(lay.l4_off..lay.payload_off) else {
+        return pkt;
+    };
     match lay.l4 {
         L4::Tcp => tcp::write_csum(l4, pseudo, held.psum),
         L4::Udp => udp::write_len_csum(l4, l4_len as u16, pseudo, held.psum),
@@ -456,7 +532,12 @@ fn finish<M: FrameMemory>(pool: &mut FramePool<M>, held: Held) -> Packet {
 /// Needs `out.room() >= input.len() + gro.held() + 1` to take the whole batch;
 /// with less room it takes as many packets from the front of `input` as are
 /// sure to fit and leaves the rest there (nothing is dropped).
-pub fn coalesce<M: FrameMemory>(gro: &mut Gro, pool: &mut FramePool<M>, input: &mut Batch, out: &mut Batch) {
+pub fn coalesce<M: FrameMemory>(
+    gro: &mut Gro,
+    pool: &mut FramePool<M>,
+    input: &mut Batch,
+    out: &mut Batch,
+) {
     // Each receive adds at most one packet to out + held, so k packets fit
     // when room - held >= k + 1 (receive needs 2 free slots).
     let fit = out.room().saturating_sub(gro.held() + 1);

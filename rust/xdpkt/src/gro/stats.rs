@@ -75,18 +75,29 @@ impl Default for GroStats {
 impl GroStats {
     /// Every pass-through reason with its count (zeros included), in a stable order.
     pub fn reasons(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        REASONS.iter().zip(self.counts.iter()).map(|(n, c)| (*n, *c))
+        REASONS
+            .iter()
+            .zip(self.counts.iter())
+            .map(|(n, c)| (*n, *c))
     }
 
     /// The count for one reason name (0 for an unknown name).
     pub fn reason(&self, name: &str) -> u64 {
-        REASONS.iter().position(|n| *n == name).and_then(|i| self.counts.get(i)).copied().unwrap_or(0)
+        REASONS
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| self.counts.get(i))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Counts one pass-through packet under `name`.
     pub(crate) fn bump(&mut self, name: &'static str) {
         self.passthrough += 1;
-        let i = REASONS.iter().position(|n| *n == name).unwrap_or(REASONS.len() - 1);
+        let i = REASONS
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(REASONS.len() - 1);
         if let Some(c) = self.counts.get_mut(i) {
             *c += 1;
         }
@@ -101,18 +112,46 @@ mod tests {
     #[test]
     fn parse_reasons_are_listed() {
         let errs = [
-            ParseError::Truncated { layer: Layer::Tcp, offset: 0, needed: 1, found: 0 },
+            ParseError::Truncated {
+                layer: Layer::Tcp,
+                offset: 0,
+                needed: 1,
+                found: 0,
+            },
             ParseError::UnsupportedEtherType { ethertype: 0 },
             ParseError::TooManyVlanTags,
-            ParseError::BadIpVersion { offset: 0, version: 0 },
+            ParseError::BadIpVersion {
+                offset: 0,
+                version: 0,
+            },
             ParseError::Ipv4HeaderLen { offset: 0, len: 0 },
-            ParseError::Ipv4TotalLen { offset: 0, tot_len: 0, min: 0, available: 0 },
-            ParseError::Ipv6PayloadLen { offset: 0, payload_len: 0, available: 0 },
+            ParseError::Ipv4TotalLen {
+                offset: 0,
+                tot_len: 0,
+                min: 0,
+                available: 0,
+            },
+            ParseError::Ipv6PayloadLen {
+                offset: 0,
+                payload_len: 0,
+                available: 0,
+            },
             ParseError::UnsupportedProtocol { protocol: 0 },
-            ParseError::TcpHeaderLen { offset: 0, len: 0, available: 0 },
-            ParseError::UdpLen { offset: 0, len: 0, available: 0 },
+            ParseError::TcpHeaderLen {
+                offset: 0,
+                len: 0,
+                available: 0,
+            },
+            ParseError::UdpLen {
+                offset: 0,
+                len: 0,
+                available: 0,
+            },
             ParseError::Fragment { offset: 0 },
-            ParseError::UnsupportedExtension { offset: 0, next_header: 0 },
+            ParseError::UnsupportedExtension {
+                offset: 0,
+                next_header: 0,
+            },
         ];
         let mut s = GroStats::default();
         for e in errs {

@@ -18,9 +18,10 @@ pub(crate) fn flags(frame: &[u8], lay: &Layout) -> u8 {
 
 /// `tcp_gro_receive`: true when `seg` may not merge into `held` (which then flushes).
 pub(crate) fn merge_flush(new: &[u8], seg: &Seg, old: &[u8], held: &mut Held, cap: u32) -> bool {
-    let (Some(a), Some(b)) =
-        (new.get(seg.lay.l4_off..seg.lay.payload_off), old.get(held.lay.l4_off..held.lay.payload_off))
-    else {
+    let (Some(a), Some(b)) = (
+        new.get(seg.lay.l4_off..seg.lay.payload_off),
+        old.get(held.lay.l4_off..held.lay.payload_off),
+    ) else {
         return true;
     };
     let (th, th2) = (tcp::Packet::new_unchecked(a), tcp::Packet::new_unchecked(b));
@@ -67,7 +68,9 @@ pub(crate) fn aggregate_l3_len(held: &Held) -> u32 {
 /// checksum field + the payload sums collected while merging.
 pub(crate) fn write_csum(hdr: &mut [u8], pseudo: u32, psum: u32) {
     let at = tcp::CHECKSUM_OFFSET;
-    let (Some(before), Some(after)) = (hdr.get(..at), hdr.get(at + 2..)) else { return };
+    let (Some(before), Some(after)) = (hdr.get(..at), hdr.get(at + 2..)) else {
+        return;
+    };
     // `at` is even, so both halves sum at their natural alignment.
     let h = checksum::add(checksum::sum(before, 0), checksum::sum(after, 0));
     let c = checksum::finish(checksum::add(checksum::add(pseudo, h), psum));

@@ -79,21 +79,36 @@ impl SegSpec {
     }
     /// A TCP/IPv6 ACK segment.
     pub fn tcp6(seq: u32, len: usize) -> SegSpec {
-        SegSpec { v6: true, ..SegSpec::tcp4(seq, len) }
+        SegSpec {
+            v6: true,
+            ..SegSpec::tcp4(seq, len)
+        }
     }
     /// A UDP/IPv4 datagram (`seq` only seeds the payload pattern).
     pub fn udp4(seq: u32, len: usize) -> SegSpec {
-        SegSpec { udp: true, ..SegSpec::tcp4(seq, len) }
+        SegSpec {
+            udp: true,
+            ..SegSpec::tcp4(seq, len)
+        }
     }
     /// A UDP/IPv6 datagram.
     pub fn udp6(seq: u32, len: usize) -> SegSpec {
-        SegSpec { udp: true, v6: true, ..SegSpec::tcp4(seq, len) }
+        SegSpec {
+            udp: true,
+            v6: true,
+            ..SegSpec::tcp4(seq, len)
+        }
     }
 
     /// The next in-order segment of the same flow (seq advanced, IPv4 ID + 1).
     pub fn next(&self, len: usize) -> SegSpec {
         let seq = self.seq.wrapping_add(self.payload.len() as u32);
-        SegSpec { seq, id: self.id.wrapping_add(1), payload: pattern(seq, len), ..self.clone() }
+        SegSpec {
+            seq,
+            id: self.id.wrapping_add(1),
+            payload: pattern(seq, len),
+            ..self.clone()
+        }
     }
 
     /// The frame bytes.
@@ -104,11 +119,23 @@ impl SegSpec {
             f.extend_from_slice(&ethernet::ETHERTYPE_VLAN.to_be_bytes());
             f.extend_from_slice(&tci.to_be_bytes());
         }
-        let et = if self.v6 { ethernet::ETHERTYPE_IPV6 } else { ethernet::ETHERTYPE_IPV4 };
+        let et = if self.v6 {
+            ethernet::ETHERTYPE_IPV6
+        } else {
+            ethernet::ETHERTYPE_IPV4
+        };
         f.extend_from_slice(&et.to_be_bytes());
         let l3 = f.len();
-        let proto = if self.udp { ipv4::PROTO_UDP } else { ipv4::PROTO_TCP };
-        let l4_len = if self.udp { 8 } else { 20 + self.tcp_opts.len() } + self.payload.len();
+        let proto = if self.udp {
+            ipv4::PROTO_UDP
+        } else {
+            ipv4::PROTO_TCP
+        };
+        let l4_len = if self.udp {
+            8
+        } else {
+            20 + self.tcp_opts.len()
+        } + self.payload.len();
         if self.v6 {
             let mut ext = Vec::new();
             for (k, (_, body)) in self.v6_ext.iter().enumerate() {
@@ -214,7 +241,9 @@ fn l4_pseudo(f: &[u8], l3: usize, v6: bool, proto: u8, l4_len: u32) -> u32 {
 
 /// Deterministic payload bytes for stream offset `seq` (so concatenations are checkable).
 pub fn pattern(seq: u32, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (seq.wrapping_add(i as u32).wrapping_mul(7) >> 1) as u8 ^ 0x5a).collect()
+    (0..len)
+        .map(|i| (seq.wrapping_add(i as u32).wrapping_mul(7) >> 1) as u8 ^ 0x5a)
+        .collect()
 }
 
 /// Why [`verify`] rejected a frame.
@@ -229,12 +258,18 @@ pub enum VerifyError {
 /// Parses a frame and checks its IPv4 header checksum and its TCP/UDP checksum.
 pub fn verify(frame: &[u8]) -> Result<Layout, VerifyError> {
     let lay = dissect(frame).map_err(VerifyError::Parse)?;
-    let proto = if lay.l4 == L4::Tcp { ipv4::PROTO_TCP } else { ipv4::PROTO_UDP };
+    let proto = if lay.l4 == L4::Tcp {
+        ipv4::PROTO_TCP
+    } else {
+        ipv4::PROTO_UDP
+    };
     if lay.l3 == L3::V4 && !ipv4::Packet::new_unchecked(&frame[lay.l3_off..]).verify_checksum() {
         return Err(VerifyError::IpChecksum);
     }
     let l4_len = (lay.end - lay.l4_off) as u32;
-    if lay.l4 == L4::Udp && usize::from(crate::wire::be16(frame, lay.l4_off + 4)) != lay.end - lay.l4_off {
+    if lay.l4 == L4::Udp
+        && usize::from(crate::wire::be16(frame, lay.l4_off + 4)) != lay.end - lay.l4_off
+    {
         return Err(VerifyError::UdpLength);
     }
     let pseudo = l4_pseudo(frame, lay.l3_off, lay.l3 == L3::V6, proto, l4_len);

@@ -44,7 +44,13 @@ fn run_cfg(cfg: GroConfig, frames: &[Vec<u8>]) -> (Vec<Out>, GroStats) {
     for p in out.drain() {
         let mut bytes = Vec::new();
         pool.copy_out(&p, &mut bytes);
-        res.push(Out { bytes, gso_size: p.gso_size, gso_segs: p.gso_segs, gso_type: p.gso_type, csum: p.csum });
+        res.push(Out {
+            bytes,
+            gso_size: p.gso_size,
+            gso_segs: p.gso_segs,
+            gso_type: p.gso_type,
+            csum: p.csum,
+        });
         pool.release(p);
     }
     assert_eq!(pool.free_count(), FRAMES as usize, "frames leaked");
@@ -75,7 +81,11 @@ const PL: usize = 100;
 
 /// The selftest's closing FIN (seq 200, no payload).
 fn fin(mk: Mk) -> Vec<u8> {
-    SegSpec { flags: ACK | FIN, ..mk(2 * PL as u32, 0) }.build()
+    SegSpec {
+        flags: ACK | FIN,
+        ..mk(2 * PL as u32, 0)
+    }
+    .build()
 }
 
 // ---- data_* ------------------------------------------------------------------
@@ -87,7 +97,11 @@ fn data_same_size_coalesces() {
         let (o, _) = run(&[a.build(), a.next(PL).build(), fin(mk)]);
         assert_eq!(sizes(&o), [2 * PL, 0], "{name}");
         assert_eq!((o[0].gso_size, o[0].gso_segs), (PL as u16, 2), "{name}");
-        let want_type = if name == "v4" { GsoType::TcpV4 } else { GsoType::TcpV6 };
+        let want_type = if name == "v4" {
+            GsoType::TcpV4
+        } else {
+            GsoType::TcpV6
+        };
         assert_eq!(o[0].gso_type, want_type);
     }
 }
@@ -118,7 +132,10 @@ fn data_small_then_large_does_not() {
 fn pure_acks_never_coalesce() {
     for (name, mk) in BOTH {
         let ack = mk(0, 0);
-        let ack2 = SegSpec { ack: 1001, ..mk(0, 0) };
+        let ack2 = SegSpec {
+            ack: 1001,
+            ..mk(0, 0)
+        };
         let frames = [ack.build(), ack.build(), ack2.build()];
         let (o, s) = run(&frames);
         assert_eq!(sizes(&o), [0, 0, 0], "{name}");
@@ -133,7 +150,10 @@ fn pure_acks_never_coalesce() {
 fn pure_ack_of_a_held_flow_flushes_it_first() {
     for (name, mk) in BOTH {
         let a = mk(0, PL);
-        let ack = SegSpec { ack: 1001, ..mk(PL as u32 * 2, 0) };
+        let ack = SegSpec {
+            ack: 1001,
+            ..mk(PL as u32 * 2, 0)
+        };
         let (o, _) = run(&[a.build(), a.next(PL).build(), ack.build()]);
         assert_eq!(sizes(&o), [2 * PL, 0], "{name}");
     }
@@ -229,7 +249,10 @@ fn flags_cwr_is_never_merged() {
 fn tcp_bad_checksum_passes_without_flushing() {
     for (name, mk) in BOTH {
         let a = mk(0, PL);
-        let bad = SegSpec { bad_l4_csum: true, ..a.next(PL) };
+        let bad = SegSpec {
+            bad_l4_csum: true,
+            ..a.next(PL)
+        };
         let (o, s) = run(&[a.build(), bad.build()]);
         // The bad one leaves first: the held packet is not flushed for it.
         assert_eq!(o[0].bytes, bad.build(), "{name}");
@@ -262,9 +285,15 @@ fn ts_opt(tsval: u32) -> Vec<u8> {
 #[test]
 fn tcp_timestamp_change_blocks() {
     for (name, mk) in BOTH {
-        let mut segs = vec![SegSpec { tcp_opts: ts_opt(7), ..mk(0, PL) }];
+        let mut segs = vec![SegSpec {
+            tcp_opts: ts_opt(7),
+            ..mk(0, PL)
+        }];
         for ts in [7, 8, 9, 10] {
-            let n = SegSpec { tcp_opts: ts_opt(ts), ..segs[segs.len() - 1].next(PL) };
+            let n = SegSpec {
+                tcp_opts: ts_opt(ts),
+                ..segs[segs.len() - 1].next(PL)
+            };
             segs.push(n);
         }
         let frames: Vec<_> = segs[..4].iter().map(SegSpec::build).collect();
@@ -276,9 +305,15 @@ fn tcp_timestamp_change_blocks() {
 #[test]
 fn tcp_different_options_block() {
     for (name, mk) in BOTH {
-        let a = SegSpec { tcp_opts: ts_opt(1), ..mk(0, PL) };
+        let a = SegSpec {
+            tcp_opts: ts_opt(1),
+            ..mk(0, PL)
+        };
         let b = a.next(PL);
-        let c = SegSpec { tcp_opts: vec![1, 1, 1, 0], ..b.next(PL) };
+        let c = SegSpec {
+            tcp_opts: vec![1, 1, 1, 0],
+            ..b.next(PL)
+        };
         let (o, _) = run(&[a.build(), b.build(), c.build()]);
         assert_eq!(sizes(&o), [2 * PL, PL], "{name}");
         let l = dissect(&o[0].bytes).unwrap();
@@ -291,9 +326,18 @@ fn tcp_window_ack_doff_changes_block() {
     for (name, mk) in BOTH {
         let a = mk(0, PL);
         for b in [
-            SegSpec { window: 503, ..a.next(PL) },
-            SegSpec { ack: 2000, ..a.next(PL) },
-            SegSpec { flags: ACK | 0x40, ..a.next(PL) }, // ECE
+            SegSpec {
+                window: 503,
+                ..a.next(PL)
+            },
+            SegSpec {
+                ack: 2000,
+                ..a.next(PL)
+            },
+            SegSpec {
+                flags: ACK | 0x40,
+                ..a.next(PL)
+            }, // ECE
         ] {
             let (o, _) = run(&[a.build(), b.build()]);
             assert_eq!(sizes(&o), [PL, PL], "{name}");
@@ -317,9 +361,18 @@ fn ip_ecn_tos_ttl_changes_block() {
     for (name, mk) in BOTH {
         let a = mk(0, PL);
         for b in [
-            SegSpec { tos: 1, ..a.next(PL) },    // ECN
-            SegSpec { tos: 0x10, ..a.next(PL) }, // DSCP
-            SegSpec { ttl: 63, ..a.next(PL) },   // TTL / hop limit
+            SegSpec {
+                tos: 1,
+                ..a.next(PL)
+            }, // ECN
+            SegSpec {
+                tos: 0x10,
+                ..a.next(PL)
+            }, // DSCP
+            SegSpec {
+                ttl: 63,
+                ..a.next(PL)
+            }, // TTL / hop limit
         ] {
             let (o, _) = run(&[a.build(), b.build()]);
             assert_eq!(sizes(&o), [PL, PL], "{name}");
@@ -330,7 +383,10 @@ fn ip_ecn_tos_ttl_changes_block() {
 #[test]
 fn ip_options_pass_through_without_flushing() {
     let a = SegSpec::tcp4(0, PL);
-    let opt = SegSpec { ip_opts: vec![1, 1, 1, 0], ..a.next(PL) };
+    let opt = SegSpec {
+        ip_opts: vec![1, 1, 1, 0],
+        ..a.next(PL)
+    };
     let c = a.next(PL).next(PL);
     let (o, s) = run(&[a.build(), opt.build(), c.build()]);
     assert_eq!(o[0].bytes, opt.build());
@@ -341,7 +397,10 @@ fn ip_options_pass_through_without_flushing() {
 #[test]
 fn ip_bad_header_checksum_passes_through() {
     let a = SegSpec::tcp4(0, PL);
-    let bad = SegSpec { bad_ip_csum: true, ..a.next(PL) };
+    let bad = SegSpec {
+        bad_ip_csum: true,
+        ..a.next(PL)
+    };
     let (o, s) = run(&[a.build(), bad.build(), a.next(PL).build()]);
     assert_eq!(o[0].bytes, bad.build());
     assert_eq!(sizes(&o), [PL, 2 * PL]);
@@ -352,7 +411,10 @@ fn ip_bad_header_checksum_passes_through() {
 fn ip_frag4_passes_through() {
     let a = SegSpec::tcp4(0, PL);
     for frag in [(true, 0), (false, 100), (true, 7)] {
-        let f = SegSpec { frag: Some(frag), ..a.next(PL) };
+        let f = SegSpec {
+            frag: Some(frag),
+            ..a.next(PL)
+        };
         let (o, s) = run(&[a.build(), f.build()]);
         assert_eq!(o[0].bytes, f.build());
         assert_eq!(s.reason("fragment"), 1);
@@ -363,19 +425,29 @@ fn ip_frag4_passes_through() {
 #[test]
 fn ip_id_matrix() {
     let cases: [(bool, [u16; 3], &[usize]); 8] = [
-        (true, [10, 11, 12], &[3 * PL]),   // DF=1 incrementing
-        (true, [10, 10, 10], &[3 * PL]),   // DF=1 fixed
-        (false, [10, 11, 12], &[3 * PL]),  // DF=0 incrementing
-        (false, [10, 10, 10], &[3 * PL]),  // DF=0 fixed merges on 6.18
+        (true, [10, 11, 12], &[3 * PL]),     // DF=1 incrementing
+        (true, [10, 10, 10], &[3 * PL]),     // DF=1 fixed
+        (false, [10, 11, 12], &[3 * PL]),    // DF=0 incrementing
+        (false, [10, 10, 10], &[3 * PL]),    // DF=0 fixed merges on 6.18
         (true, [10, 11, 11], &[2 * PL, PL]), // incrementing then fixed
         (true, [10, 10, 11], &[2 * PL, PL]), // fixed then incrementing
         (true, [10, 12, 14], &[PL, PL, PL]), // neither
         (true, [0xffff, 0, 1], &[3 * PL]),   // incrementing wraps mod 2^16
     ];
     for (df, ids, want) in cases {
-        let a = SegSpec { df, id: ids[0], ..SegSpec::tcp4(0, PL) };
-        let b = SegSpec { id: ids[1], ..a.next(PL) };
-        let c = SegSpec { id: ids[2], ..b.next(PL) };
+        let a = SegSpec {
+            df,
+            id: ids[0],
+            ..SegSpec::tcp4(0, PL)
+        };
+        let b = SegSpec {
+            id: ids[1],
+            ..a.next(PL)
+        };
+        let c = SegSpec {
+            id: ids[2],
+            ..b.next(PL)
+        };
         let (o, _) = run(&[a.build(), b.build(), c.build()]);
         assert_eq!(sizes(&o), want, "df {df} ids {ids:?}");
         // The aggregate keeps the first ID.
@@ -383,14 +455,24 @@ fn ip_id_matrix() {
     }
     // DF mismatch flushes.
     let a = SegSpec::tcp4(0, PL);
-    let (o, _) = run(&[a.build(), SegSpec { df: false, ..a.next(PL) }.build()]);
+    let (o, _) = run(&[
+        a.build(),
+        SegSpec {
+            df: false,
+            ..a.next(PL)
+        }
+        .build(),
+    ]);
     assert_eq!(sizes(&o), [PL, PL]);
 }
 
 #[test]
 fn ip_frag6_passes_through() {
     let a = SegSpec::tcp6(0, PL);
-    let frag = SegSpec { v6_ext: vec![(44, vec![0, 0, 0, 0, 0, 0])], ..a.next(PL) };
+    let frag = SegSpec {
+        v6_ext: vec![(44, vec![0, 0, 0, 0, 0, 0])],
+        ..a.next(PL)
+    };
     let (o, s) = run(&[a.build(), frag.build(), a.next(PL).build()]);
     assert_eq!(o[0].bytes, frag.build());
     assert_eq!(sizes(&o[1..]), [2 * PL]);
@@ -400,10 +482,16 @@ fn ip_frag6_passes_through() {
 #[test]
 fn ip_v6ext_same_coalesces_diff_does_not() {
     let ext = |fill: u8| vec![(0u8, vec![fill; 6]), (60u8, vec![1, 4, 0, 0, 0, 0])];
-    let a = SegSpec { v6_ext: ext(0), ..SegSpec::tcp6(0, PL) };
+    let a = SegSpec {
+        v6_ext: ext(0),
+        ..SegSpec::tcp6(0, PL)
+    };
     let (o, _) = run(&[a.build(), a.next(PL).build()]);
     assert_eq!(sizes(&o), [2 * PL]);
-    let b = SegSpec { v6_ext: ext(0x11), ..a.next(PL) };
+    let b = SegSpec {
+        v6_ext: ext(0x11),
+        ..a.next(PL)
+    };
     let (o, _) = run(&[a.build(), b.build()]);
     assert_eq!(sizes(&o), [PL, PL]);
 }
@@ -411,7 +499,14 @@ fn ip_v6ext_same_coalesces_diff_does_not() {
 #[test]
 fn ipv6_flow_label_and_payload_len_mismatch() {
     let a = SegSpec::tcp6(0, PL);
-    let (o, _) = run(&[a.build(), SegSpec { flow_label: 5, ..a.next(PL) }.build()]);
+    let (o, _) = run(&[
+        a.build(),
+        SegSpec {
+            flow_label: 5,
+            ..a.next(PL)
+        }
+        .build(),
+    ]);
     assert_eq!(sizes(&o), [PL, PL]);
     let mut trailing = a.next(PL).build();
     trailing.extend_from_slice(&[0; 4]);
@@ -459,9 +554,17 @@ fn large_over_max_sends_remainder_alone() {
 
 #[test]
 fn max_size_config_caps_the_aggregate() {
-    let cfg = GroConfig { max_size: 40 + 3 * PL as u32, ..GroConfig::default() };
+    let cfg = GroConfig {
+        max_size: 40 + 3 * PL as u32,
+        ..GroConfig::default()
+    };
     let a = SegSpec::tcp4(0, PL);
-    let frames = [a.build(), a.next(PL).build(), a.next(PL).next(PL).build(), a.next(PL).next(PL).next(PL).build()];
+    let frames = [
+        a.build(),
+        a.next(PL).build(),
+        a.next(PL).next(PL).build(),
+        a.next(PL).next(PL).next(PL).build(),
+    ];
     let (o, _) = run_cfg(cfg, &frames);
     assert_eq!(sizes(&o), [3 * PL, PL]);
 }
@@ -488,7 +591,10 @@ fn single_packet_is_byte_identical_with_untouched_metadata() {
         let f = mk(0, PL).build();
         let (o, _) = run(std::slice::from_ref(&f));
         assert_eq!(o[0].bytes, f);
-        assert_eq!((o[0].gso_size, o[0].gso_segs, o[0].gso_type, o[0].csum), (0, 0, GsoType::None, CsumState::None));
+        assert_eq!(
+            (o[0].gso_size, o[0].gso_segs, o[0].gso_type, o[0].csum),
+            (0, 0, GsoType::None, CsumState::None)
+        );
     }
 }
 
@@ -496,8 +602,16 @@ fn single_packet_is_byte_identical_with_untouched_metadata() {
 fn aggregate_headers_and_odd_sizes() {
     for (name, mk) in BOTH {
         // Odd gso_size puts later payloads at odd offsets (checksum byte swap).
-        let a = SegSpec { vlan: Some(7), ..mk(0xffff_ff00, 333) };
-        let segs = [a.clone(), a.next(333), a.next(333).next(333), a.next(333).next(333).next(17)];
+        let a = SegSpec {
+            vlan: Some(7),
+            ..mk(0xffff_ff00, 333)
+        };
+        let segs = [
+            a.clone(),
+            a.next(333),
+            a.next(333).next(333),
+            a.next(333).next(333).next(17),
+        ];
         let frames: Vec<_> = segs.iter().map(SegSpec::build).collect();
         let (o, _) = run(&frames);
         assert_eq!(o.len(), 1, "{name}");
@@ -511,7 +625,11 @@ fn aggregate_headers_and_odd_sizes() {
         let mut head = frames[0].clone();
         let mut got = o.bytes[..l.payload_off].to_vec();
         for f in [&mut head, &mut got] {
-            let (len_at, csum_at) = if name == "v4" { (18 + 2, 18 + 10) } else { (18 + 4, 18 + 40 + 16) };
+            let (len_at, csum_at) = if name == "v4" {
+                (18 + 2, 18 + 10)
+            } else {
+                (18 + 4, 18 + 40 + 16)
+            };
             f[len_at..len_at + 2].fill(0);
             f[csum_at..csum_at + 2].fill(0);
             if name == "v4" {
@@ -526,9 +644,18 @@ fn aggregate_headers_and_odd_sizes() {
 fn interleaved_flows_each_merge() {
     for (name, mk) in BOTH {
         let a = mk(0, PL);
-        let b = SegSpec { src_port: 40001, ..mk(5000, PL) };
-        let c = SegSpec { host: 2, ..mk(9000, PL) };
-        let d = SegSpec { vlan: Some(3), ..mk(0, PL) };
+        let b = SegSpec {
+            src_port: 40001,
+            ..mk(5000, PL)
+        };
+        let c = SegSpec {
+            host: 2,
+            ..mk(9000, PL)
+        };
+        let d = SegSpec {
+            vlan: Some(3),
+            ..mk(0, PL)
+        };
         let frames = [
             a.build(),
             b.build(),
@@ -547,9 +674,21 @@ fn interleaved_flows_each_merge() {
 
 #[test]
 fn full_table_flushes_oldest() {
-    let cfg = GroConfig { max_flows: 2, ..GroConfig::default() };
-    let flows: Vec<SegSpec> = (0..3).map(|i| SegSpec { src_port: 1000 + i, ..SegSpec::tcp4(0, PL) }).collect();
-    let frames: Vec<_> = flows.iter().map(SegSpec::build).chain(flows.iter().map(|f| f.next(PL).build())).collect();
+    let cfg = GroConfig {
+        max_flows: 2,
+        ..GroConfig::default()
+    };
+    let flows: Vec<SegSpec> = (0..3)
+        .map(|i| SegSpec {
+            src_port: 1000 + i,
+            ..SegSpec::tcp4(0, PL)
+        })
+        .collect();
+    let frames: Vec<_> = flows
+        .iter()
+        .map(SegSpec::build)
+        .chain(flows.iter().map(|f| f.next(PL).build()))
+        .collect();
     let (o, s) = run_cfg(cfg, &frames);
     assert!(s.evicted >= 1);
     assert_eq!(s.packets_out, o.len() as u64);
@@ -567,7 +706,13 @@ fn malformed_frames_pass_untouched_in_order_and_counted() {
     arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
     let mut icmp = SegSpec::tcp4(0, 10).build();
     icmp[14 + 9] = 1;
-    let frames = [held.clone(), garbage.clone(), truncated.clone(), arp.clone(), icmp.clone()];
+    let frames = [
+        held.clone(),
+        garbage.clone(),
+        truncated.clone(),
+        arp.clone(),
+        icmp.clone(),
+    ];
     let (o, s) = run(&frames);
     let got: Vec<_> = o.iter().map(|o| o.bytes.clone()).collect();
     assert_eq!(got, [garbage, truncated, arp, icmp, held]);
@@ -588,7 +733,15 @@ fn receive_needs_room_and_flush_respects_room() {
     assert_eq!(gro.stats().packets_in, 0);
     let mut out = Batch::with_capacity(2);
     gro.receive(&mut pool, p, 0, &mut out).unwrap();
-    let q = pool.packet_from(&SegSpec { src_port: 1, ..SegSpec::tcp4(0, PL) }.build()).unwrap();
+    let q = pool
+        .packet_from(
+            &SegSpec {
+                src_port: 1,
+                ..SegSpec::tcp4(0, PL)
+            }
+            .build(),
+        )
+        .unwrap();
     gro.receive(&mut pool, q, 0, &mut out).unwrap();
     assert_eq!(gro.held(), 2);
     let mut one = Batch::with_capacity(1);
@@ -607,8 +760,15 @@ fn flush_older_than_uses_first_segment_time() {
     let mut gro = Gro::new(GroConfig::default());
     let mut out = Batch::with_capacity(8);
     let a = SegSpec::tcp4(0, PL);
-    let b = SegSpec { src_port: 2, ..SegSpec::tcp4(0, PL) };
-    for (s, t) in [(a.build(), 100), (b.build(), 200), (a.next(PL).build(), 300)] {
+    let b = SegSpec {
+        src_port: 2,
+        ..SegSpec::tcp4(0, PL)
+    };
+    for (s, t) in [
+        (a.build(), 100),
+        (b.build(), 200),
+        (a.next(PL).build(), 300),
+    ] {
         let p = pool.packet_from(&s).unwrap();
         gro.receive(&mut pool, p, t, &mut out).unwrap();
     }
@@ -629,7 +789,18 @@ fn coalesce_leaves_what_does_not_fit_in_input() {
     let mut gro = Gro::new(GroConfig::default());
     let mut input = Batch::with_capacity(8);
     for i in 0..6 {
-        input.push(pool.packet_from(&SegSpec { src_port: i, ..SegSpec::tcp4(0, PL) }.build()).unwrap()).unwrap();
+        input
+            .push(
+                pool.packet_from(
+                    &SegSpec {
+                        src_port: i,
+                        ..SegSpec::tcp4(0, PL)
+                    }
+                    .build(),
+                )
+                .unwrap(),
+            )
+            .unwrap();
     }
     let mut out = Batch::with_capacity(4);
     coalesce(&mut gro, &mut pool, &mut input, &mut out);
@@ -651,7 +822,10 @@ fn nonlinear_and_gso_inputs_pass_through() {
     let mut g = pool.packet_from(&SegSpec::tcp4(0, 10).build()).unwrap();
     g.gso_size = 5;
     gro.receive(&mut pool, g, 0, &mut out).unwrap();
-    assert_eq!((gro.stats().reason("nonlinear"), gro.stats().reason("gso")), (1, 1));
+    assert_eq!(
+        (gro.stats().reason("nonlinear"), gro.stats().reason("gso")),
+        (1, 1)
+    );
     for p in out.drain() {
         pool.release(p);
     }
@@ -661,7 +835,10 @@ fn nonlinear_and_gso_inputs_pass_through() {
 // ---- UDP -------------------------------------------------------------------------
 
 fn udp_cfg() -> GroConfig {
-    GroConfig { udp: true, ..GroConfig::default() }
+    GroConfig {
+        udp: true,
+        ..GroConfig::default()
+    }
 }
 
 #[test]
@@ -676,10 +853,18 @@ fn udp_off_passes_through() {
 fn udp_same_size_then_shorter_ends() {
     for mk in [SegSpec::udp4 as Mk, SegSpec::udp6] {
         let a = mk(0, PL);
-        let frames = [a.build(), a.next(PL).build(), a.next(PL).next(PL / 2).build(), a.next(PL).build()];
+        let frames = [
+            a.build(),
+            a.next(PL).build(),
+            a.next(PL).next(PL / 2).build(),
+            a.next(PL).build(),
+        ];
         let (o, _) = run_cfg(udp_cfg(), &frames);
         assert_eq!(sizes(&o), [2 * PL + PL / 2, PL]);
-        assert_eq!((o[0].gso_size, o[0].gso_segs, o[0].gso_type), (PL as u16, 3, GsoType::UdpL4));
+        assert_eq!(
+            (o[0].gso_size, o[0].gso_segs, o[0].gso_type),
+            (PL as u16, 3, GsoType::UdpL4)
+        );
         verify(&o[0].bytes).unwrap();
     }
 }
@@ -687,7 +872,10 @@ fn udp_same_size_then_shorter_ends() {
 #[test]
 fn udp_longer_flushes_and_starts_over() {
     let a = SegSpec::udp4(0, PL);
-    let (o, _) = run_cfg(udp_cfg(), &[a.build(), a.next(PL).build(), a.next(2 * PL).build()]);
+    let (o, _) = run_cfg(
+        udp_cfg(),
+        &[a.build(), a.next(PL).build(), a.next(2 * PL).build()],
+    );
     assert_eq!(o.len(), 2);
     assert_eq!((o[0].gso_segs, o[1].gso_segs), (2, 0));
 }
@@ -707,11 +895,26 @@ fn udp_at_most_64_segments() {
 #[test]
 fn udp_zero_checksum_bad_checksum_and_length_pass() {
     let a = SegSpec::udp4(0, PL);
-    let zero = SegSpec { udp_csum_zero: true, ..a.next(PL) };
-    let bad = SegSpec { bad_l4_csum: true, ..a.next(PL) };
+    let zero = SegSpec {
+        udp_csum_zero: true,
+        ..a.next(PL)
+    };
+    let bad = SegSpec {
+        bad_l4_csum: true,
+        ..a.next(PL)
+    };
     let mut badlen = a.next(PL).build();
     badlen[14 + 20 + 5] -= 1; // UDP length one short of the real length
-    let (o, s) = run_cfg(udp_cfg(), &[a.build(), zero.build(), bad.build(), badlen, a.next(PL).build()]);
+    let (o, s) = run_cfg(
+        udp_cfg(),
+        &[
+            a.build(),
+            zero.build(),
+            bad.build(),
+            badlen,
+            a.next(PL).build(),
+        ],
+    );
     assert_eq!(s.reason("udp_csum_zero"), 1);
     assert_eq!(s.reason("udp_csum"), 1);
     assert_eq!(s.reason("udp_len_mismatch"), 1);

@@ -26,7 +26,9 @@ pub(crate) fn ends_aggregate(len: u32, gso_size: u32, count: u32) -> bool {
 pub(crate) fn write_len_csum(hdr: &mut [u8], len: u16, pseudo: u32, psum: u32) {
     let mut uh = udp::Packet::new_unchecked(&mut *hdr);
     uh.set_len(len);
-    let Some(before) = hdr.get(..udp::CHECKSUM_OFFSET) else { return };
+    let Some(before) = hdr.get(..udp::CHECKSUM_OFFSET) else {
+        return;
+    };
     let h = checksum::sum(before, 0);
     let mut c = checksum::finish(checksum::add(checksum::add(pseudo, h), psum));
     if c == 0 {
