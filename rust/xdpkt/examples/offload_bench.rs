@@ -78,19 +78,36 @@ struct Opts {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: offload_bench gro|gso|uso IN.pcap [--duration S] [--reps N] [--warmup S] [--mss N]");
+    eprintln!(
+        "usage: offload_bench gro|gso|uso IN.pcap [--duration S] [--reps N] [--warmup S] [--mss N]"
+    );
     ExitCode::from(2)
 }
 
 fn parse_args() -> Result<Opts, String> {
     let mut pos = Vec::new();
-    let mut o = Opts { mode: String::new(), path: String::new(), duration: 1.0, warmup: 0.3, reps: 3, mss: 1448 };
+    let mut o = Opts {
+        mode: String::new(),
+        path: String::new(),
+        duration: 1.0,
+        warmup: 0.3,
+        reps: 3,
+        mss: 1448,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut val = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match a.as_str() {
-            "--duration" => o.duration = val("--duration")?.parse().map_err(|e| format!("--duration: {e}"))?,
-            "--warmup" => o.warmup = val("--warmup")?.parse().map_err(|e| format!("--warmup: {e}"))?,
+            "--duration" => {
+                o.duration = val("--duration")?
+                    .parse()
+                    .map_err(|e| format!("--duration: {e}"))?
+            }
+            "--warmup" => {
+                o.warmup = val("--warmup")?
+                    .parse()
+                    .map_err(|e| format!("--warmup: {e}"))?
+            }
             "--reps" => o.reps = val("--reps")?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--mss" => o.mss = val("--mss")?.parse().map_err(|e| format!("--mss: {e}"))?,
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
@@ -114,7 +131,9 @@ fn parse_args() -> Result<Opts, String> {
 /// Every record of a classic pcap file (either byte order, µs or ns), whole.
 fn load_pcap(path: &str) -> Result<Vec<Vec<u8>>, String> {
     let b = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-    let magic = b.get(..4).ok_or_else(|| format!("{path}: not a pcap file"))?;
+    let magic = b
+        .get(..4)
+        .ok_or_else(|| format!("{path}: not a pcap file"))?;
     let le = match magic {
         [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
         [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
@@ -122,7 +141,11 @@ fn load_pcap(path: &str) -> Result<Vec<Vec<u8>>, String> {
     };
     let u32_at = |o: usize| -> Option<u32> {
         let w: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
-        Some(if le { u32::from_le_bytes(w) } else { u32::from_be_bytes(w) })
+        Some(if le {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        })
     };
     if u32_at(20) != Some(1) {
         return Err(format!("{path}: link type is not Ethernet"));
@@ -136,7 +159,9 @@ fn load_pcap(path: &str) -> Result<Vec<Vec<u8>>, String> {
         if caplen != len {
             return Err(format!("{path}: record at {off} truncated by the capture"));
         }
-        let d = b.get(off + 16..off + 16 + caplen as usize).ok_or_else(|| format!("{path}: truncated record at {off}"))?;
+        let d = b
+            .get(off + 16..off + 16 + caplen as usize)
+            .ok_or_else(|| format!("{path}: truncated record at {off}"))?;
         frames.push(d.to_vec());
         off += 16 + caplen as usize;
     }
@@ -158,7 +183,9 @@ fn ip_of(frame: &[u8]) -> &'static str {
 /// IPv4 header checksum and the TCP/UDP checksum over the pseudo-header.
 fn frame_valid(f: &[u8]) -> bool {
     fn sum(d: &[u8]) -> u64 {
-        d.chunks(2).map(|c| u64::from(c[0]) << 8 | u64::from(*c.get(1).unwrap_or(&0))).sum()
+        d.chunks(2)
+            .map(|c| u64::from(c[0]) << 8 | u64::from(*c.get(1).unwrap_or(&0)))
+            .sum()
     }
     fn folds_to_ffff(mut s: u64) -> bool {
         while s >> 16 != 0 {
@@ -168,8 +195,12 @@ fn frame_valid(f: &[u8]) -> bool {
     }
     let (l4, proto, src_dst, l4_len) = match ip_of(f) {
         "v4" => {
-            let Some(ihl) = f.get(14).map(|b| usize::from(b & 15) * 4) else { return false };
-            let Some(h) = f.get(14..14 + ihl) else { return false };
+            let Some(ihl) = f.get(14).map(|b| usize::from(b & 15) * 4) else {
+                return false;
+            };
+            let Some(h) = f.get(14..14 + ihl) else {
+                return false;
+            };
             if !folds_to_ffff(sum(h)) {
                 return false;
             }
@@ -178,11 +209,18 @@ fn frame_valid(f: &[u8]) -> bool {
         }
         "v6" => {
             let Some(h) = f.get(14..54) else { return false };
-            (54, h[6], &h[8..40], usize::from(u16::from_be_bytes([h[4], h[5]])))
+            (
+                54,
+                h[6],
+                &h[8..40],
+                usize::from(u16::from_be_bytes([h[4], h[5]])),
+            )
         }
         _ => return false,
     };
-    let Some(seg) = f.get(l4..l4 + l4_len) else { return false };
+    let Some(seg) = f.get(l4..l4 + l4_len) else {
+        return false;
+    };
     folds_to_ffff(sum(src_dst) + u64::from(proto) + l4_len as u64 + sum(seg))
 }
 
@@ -203,7 +241,10 @@ fn main() -> ExitCode {
     };
     let ip = ip_of(&tpls[0]);
     if tpls.iter().any(|t| ip_of(t) != ip) {
-        eprintln!("error: {}: mixed IPv4/IPv6 frames; one workload per file", o.path);
+        eprintln!(
+            "error: {}: mixed IPv4/IPv6 frames; one workload per file",
+            o.path
+        );
         return ExitCode::from(2);
     }
     match run(&o, &tpls, ip) {
@@ -242,7 +283,12 @@ impl Work for GroWork<'_> {
             t.in_bytes += f.len() as u64;
         }
         t.in_pkts += self.tpls.len() as u64;
-        coalesce(&mut self.gro, &mut self.pool, &mut self.input, &mut self.out);
+        coalesce(
+            &mut self.gro,
+            &mut self.pool,
+            &mut self.input,
+            &mut self.out,
+        );
         let mut ok = true;
         for p in self.out.drain() {
             t.out_pkts += 1;
@@ -300,13 +346,16 @@ fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
     let mut work: Box<dyn Work> = if is_gro {
         let n = tpls.len();
         let pool = FramePool::heap((n as u32) * frames_per_tpl * 2 + 256, FRAME_SIZE);
-        let cfg = GroConfig { max_flows: 64, ..GroConfig::default() };
+        let cfg = GroConfig {
+            max_flows: 64,
+            ..GroConfig::default()
+        };
         Box::new(GroWork {
             tpls,
             pool,
             gro: Gro::new(cfg),
             input: Batch::with_capacity(n),
-            out: Batch::with_capacity(n),
+            out: Batch::with_capacity(n + 65),
             scratch: Vec::with_capacity(70_000),
         })
     } else {
@@ -317,7 +366,10 @@ fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
             next: 0,
             pool,
             out: Batch::with_capacity(256),
-            opts: GsoOptions { mss: Some(o.mss), fixed_id: false },
+            opts: GsoOptions {
+                mss: Some(o.mss),
+                fixed_id: false,
+            },
             scratch: Vec::with_capacity(70_000),
         })
     };
@@ -348,7 +400,11 @@ fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
                 break;
             }
         }
-        let (pk, by) = if is_gro { (t.in_pkts, t.in_bytes) } else { (t.out_pkts, t.out_bytes) };
+        let (pk, by) = if is_gro {
+            (t.in_pkts, t.in_bytes)
+        } else {
+            (t.out_pkts, t.out_bytes)
+        };
         pps[rep] = pk as f64 / el;
         gbps[rep] = by as f64 * 8.0 / el / 1e9;
         secs[rep] = el;
@@ -359,7 +415,12 @@ fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
     let mut sg: Vec<f64> = gbps[..o.reps].to_vec();
     sp.sort_by(f64::total_cmp);
     sg.sort_by(f64::total_cmp);
-    let list = |v: &[f64], prec: usize| v.iter().map(|x| format!("{x:.prec$}")).collect::<Vec<_>>().join(",");
+    let list = |v: &[f64], prec: usize| {
+        v.iter()
+            .map(|x| format!("{x:.prec$}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     Ok(format!(
         "{{\"impl\":\"xdpkt\",\"mode\":\"{}\",\"variant\":\"equal\",\"ip\":\"{}\",\"pps\":{:.0},\"gbps\":{:.3},\
          \"iters\":{},\"reps\":{},\"duration_s\":{:.3},\"in_per_iter\":{},\"out_per_iter\":{},\
