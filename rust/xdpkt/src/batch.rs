@@ -15,7 +15,10 @@ pub struct Batch {
 impl Batch {
     /// A batch that holds at most `cap` packets (allocates once, here).
     pub fn with_capacity(cap: usize) -> Batch {
-        Batch { pkts: Vec::with_capacity(cap), cap }
+        Batch {
+            pkts: Vec::with_capacity(cap),
+            cap,
+        }
     }
     pub fn capacity(&self) -> usize {
         self.cap

@@ -36,7 +36,11 @@ pub struct HeapMemory {
 
 impl HeapMemory {
     pub fn new(count: u32, frame_size: usize) -> Self {
-        HeapMemory { bytes: vec![0u8; count as usize * frame_size].into_boxed_slice(), frame_size, count }
+        HeapMemory {
+            bytes: vec![0u8; count as usize * frame_size].into_boxed_slice(),
+            frame_size,
+            count,
+        }
     }
 }
 
@@ -92,15 +96,26 @@ pub enum PoolError {
     /// No free frame.
     Exhausted,
     /// A data window outside the frame.
-    OutOfFrame { off: usize, len: usize, frame_size: usize },
+    OutOfFrame {
+        off: usize,
+        len: usize,
+        frame_size: usize,
+    },
 }
 
 impl core::fmt::Display for PoolError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             PoolError::Exhausted => f.write_str("frame pool exhausted"),
-            PoolError::OutOfFrame { off, len, frame_size } => {
-                write!(f, "data window {off}+{len} does not fit a {frame_size}-byte frame")
+            PoolError::OutOfFrame {
+                off,
+                len,
+                frame_size,
+            } => {
+                write!(
+                    f,
+                    "data window {off}+{len} does not fit a {frame_size}-byte frame"
+                )
             }
         }
     }
@@ -129,13 +144,26 @@ impl<M: FrameMemory> FramePool<M> {
     /// `headroom` bytes at the start of each frame are left free for header pushes.
     pub fn new(mem: M, headroom: u32, all_free: bool) -> Self {
         let n = mem.frame_count();
-        let meta = vec![Meta { off: headroom, len: 0, next: NIL }; n as usize].into_boxed_slice();
+        let meta = vec![
+            Meta {
+                off: headroom,
+                len: 0,
+                next: NIL
+            };
+            n as usize
+        ]
+        .into_boxed_slice();
         let mut free = Vec::with_capacity(n as usize);
         if all_free {
             // Pop order = ascending indices (nice for debugging and cache locality).
             free.extend((0..n).rev());
         }
-        FramePool { mem, meta, free, headroom }
+        FramePool {
+            mem,
+            meta,
+            free,
+            headroom,
+        }
     }
 
     pub fn frame_size(&self) -> usize {
@@ -166,7 +194,11 @@ impl<M: FrameMemory> FramePool<M> {
     #[inline]
     pub fn alloc(&mut self) -> Option<Frame> {
         let idx = self.free.pop()?;
-        self.meta[idx as usize] = Meta { off: self.headroom, len: 0, next: NIL };
+        self.meta[idx as usize] = Meta {
+            off: self.headroom,
+            len: 0,
+            next: NIL,
+        };
         Some(Frame(idx))
     }
 
@@ -183,9 +215,17 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn adopt(&mut self, idx: u32, off: u32, len: u32) -> Result<Frame, PoolError> {
         let fs = self.mem.frame_size();
         if idx >= self.mem.frame_count() || off as usize + len as usize > fs {
-            return Err(PoolError::OutOfFrame { off: off as usize, len: len as usize, frame_size: fs });
+            return Err(PoolError::OutOfFrame {
+                off: off as usize,
+                len: len as usize,
+                frame_size: fs,
+            });
         }
-        self.meta[idx as usize] = Meta { off, len, next: NIL };
+        self.meta[idx as usize] = Meta {
+            off,
+            len,
+            next: NIL,
+        };
         Ok(Frame(idx))
     }
 
@@ -226,7 +266,11 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn set_window(&mut self, f: &Frame, off: u32, len: u32) -> Result<(), PoolError> {
         let fs = self.mem.frame_size();
         if off as usize + len as usize > fs {
-            return Err(PoolError::OutOfFrame { off: off as usize, len: len as usize, frame_size: fs });
+            return Err(PoolError::OutOfFrame {
+                off: off as usize,
+                len: len as usize,
+                frame_size: fs,
+            });
         }
         let m = &mut self.meta[f.0 as usize];
         m.off = off;
@@ -312,7 +356,11 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn pull_head(&mut self, pkt: &mut Packet, n: u32) -> Result<(), PoolError> {
         let m = self.meta[pkt.head.0 as usize];
         if n > m.len {
-            return Err(PoolError::OutOfFrame { off: (m.off + n) as usize, len: 0, frame_size: self.frame_size() });
+            return Err(PoolError::OutOfFrame {
+                off: (m.off + n) as usize,
+                len: 0,
+                frame_size: self.frame_size(),
+            });
         }
         let m = &mut self.meta[pkt.head.0 as usize];
         m.off += n;
@@ -354,7 +402,10 @@ impl<M: FrameMemory> FramePool<M> {
 
     /// The data pieces of a packet, in order.
     pub fn pieces<'a>(&'a self, pkt: &Packet) -> Pieces<'a, M> {
-        Pieces { pool: self, idx: pkt.head.0 }
+        Pieces {
+            pool: self,
+            idx: pkt.head.0,
+        }
     }
 
     /// Copies a packet's bytes into `out` (which is cleared first).
@@ -422,7 +473,10 @@ mod tests {
     #[test]
     fn exhaustion_returns_frames() {
         let mut pool = FramePool::heap(2, 64);
-        assert_eq!(pool.packet_from(&[0u8; 200]).unwrap_err(), PoolError::Exhausted);
+        assert_eq!(
+            pool.packet_from(&[0u8; 200]).unwrap_err(),
+            PoolError::Exhausted
+        );
         assert_eq!(pool.free_count(), 2);
     }
 

@@ -66,7 +66,12 @@ pub fn dissect(frame: &[u8]) -> Result<Layout, ParseError> {
         }
         let found = frame.len() - off;
         if found < ethernet::VLAN_TAG_LEN {
-            return Err(ParseError::Truncated { layer: Layer::Vlan, offset: off, needed: 4, found });
+            return Err(ParseError::Truncated {
+                layer: Layer::Vlan,
+                offset: off,
+                needed: 4,
+                found,
+            });
         }
         ethertype = be16(frame, off + 2);
         off += ethernet::VLAN_TAG_LEN;
@@ -89,25 +94,46 @@ pub fn dissect(frame: &[u8]) -> Result<Layout, ParseError> {
             let u = udp::Packet::new_checked(&frame[l4_off..end]).map_err(|e| shift(e, l4_off))?;
             let len = usize::from(u.len());
             if len < udp::HEADER_LEN || len > available {
-                return Err(ParseError::UdpLen { offset: l4_off, len, available });
+                return Err(ParseError::UdpLen {
+                    offset: l4_off,
+                    len,
+                    available,
+                });
             }
             (L4::Udp, udp::HEADER_LEN)
         }
         protocol => return Err(ParseError::UnsupportedProtocol { protocol }),
     };
-    Ok(Layout { vlan_tags, l3, l3_off, l3_len, l4, l4_off, payload_off: l4_off + l4_len, end })
+    Ok(Layout {
+        vlan_tags,
+        l3,
+        l3_off,
+        l3_len,
+        l4,
+        l4_off,
+        payload_off: l4_off + l4_len,
+        end,
+    })
 }
 
 fn dissect_v4(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseError> {
     let ip = ipv4::Packet::new_checked(&frame[off..]).map_err(|e| shift(e, off))?;
     if ip.version() != 4 {
-        return Err(ParseError::BadIpVersion { offset: off, version: ip.version() });
+        return Err(ParseError::BadIpVersion {
+            offset: off,
+            version: ip.version(),
+        });
     }
     let hl = ip.header_len();
     let tot = usize::from(ip.total_len());
     let available = frame.len() - off;
     if tot < hl || tot > available {
-        return Err(ParseError::Ipv4TotalLen { offset: off, tot_len: tot, min: hl, available });
+        return Err(ParseError::Ipv4TotalLen {
+            offset: off,
+            tot_len: tot,
+            min: hl,
+            available,
+        });
     }
     if ip.is_fragment() {
         return Err(ParseError::Fragment { offset: off });
@@ -118,12 +144,19 @@ fn dissect_v4(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseE
 fn dissect_v6(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseError> {
     let ip = ipv6::Packet::new_checked(&frame[off..]).map_err(|e| shift(e, off))?;
     if ip.version() != 6 {
-        return Err(ParseError::BadIpVersion { offset: off, version: ip.version() });
+        return Err(ParseError::BadIpVersion {
+            offset: off,
+            version: ip.version(),
+        });
     }
     let plen = usize::from(ip.payload_len());
     let available = frame.len() - off - ipv6::HEADER_LEN;
     if plen == 0 || plen > available {
-        return Err(ParseError::Ipv6PayloadLen { offset: off, payload_len: plen, available });
+        return Err(ParseError::Ipv6PayloadLen {
+            offset: off,
+            payload_len: plen,
+            available,
+        });
     }
     let end = off + ipv6::HEADER_LEN + plen;
     let mut next = ip.next_header();
@@ -133,11 +166,21 @@ fn dissect_v6(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseE
             NEXT_HOP_BY_HOP | NEXT_ROUTING | NEXT_DEST_OPTS => {
                 let found = end - at;
                 if found < 8 {
-                    return Err(ParseError::Truncated { layer: Layer::Ipv6Ext, offset: at, needed: 8, found });
+                    return Err(ParseError::Truncated {
+                        layer: Layer::Ipv6Ext,
+                        offset: at,
+                        needed: 8,
+                        found,
+                    });
                 }
                 let len = (usize::from(frame[at + 1]) + 1) * 8;
                 if found < len {
-                    return Err(ParseError::Truncated { layer: Layer::Ipv6Ext, offset: at, needed: len, found });
+                    return Err(ParseError::Truncated {
+                        layer: Layer::Ipv6Ext,
+                        offset: at,
+                        needed: len,
+                        found,
+                    });
                 }
                 next = frame[at];
                 at += len;
@@ -146,7 +189,10 @@ fn dissect_v6(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseE
             PROTO_TCP | PROTO_UDP => break,
             // Anything else: not TCP/UDP (ICMPv6, no-next-header, ESP...).
             59 | 58 | 50 | 51 | 135 | 139 | 140 | 253 | 254 => {
-                return Err(ParseError::UnsupportedExtension { offset: at, next_header: next })
+                return Err(ParseError::UnsupportedExtension {
+                    offset: at,
+                    next_header: next,
+                })
             }
             other => return Err(ParseError::UnsupportedProtocol { protocol: other }),
         }
@@ -157,13 +203,30 @@ fn dissect_v6(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseE
 /// Re-bases an error from a sub-slice view onto frame offsets.
 fn shift(e: ParseError, by: usize) -> ParseError {
     match e {
-        ParseError::Truncated { layer, offset, needed, found } => {
-            ParseError::Truncated { layer, offset: offset + by, needed, found }
-        }
-        ParseError::Ipv4HeaderLen { offset, len } => ParseError::Ipv4HeaderLen { offset: offset + by, len },
-        ParseError::TcpHeaderLen { offset, len, available } => {
-            ParseError::TcpHeaderLen { offset: offset + by, len, available }
-        }
+        ParseError::Truncated {
+            layer,
+            offset,
+            needed,
+            found,
+        } => ParseError::Truncated {
+            layer,
+            offset: offset + by,
+            needed,
+            found,
+        },
+        ParseError::Ipv4HeaderLen { offset, len } => ParseError::Ipv4HeaderLen {
+            offset: offset + by,
+            len,
+        },
+        ParseError::TcpHeaderLen {
+            offset,
+            len,
+            available,
+        } => ParseError::TcpHeaderLen {
+            offset: offset + by,
+            len,
+            available,
+        },
         other => other,
     }
 }
@@ -215,7 +278,10 @@ mod tests {
         let l = dissect(&f).unwrap();
         assert_eq!(l.l3, L3::V4);
         assert_eq!(l.l4, L4::Tcp);
-        assert_eq!((l.l3_off, l.l4_off, l.payload_off, l.end), (14, 34, 54, 154));
+        assert_eq!(
+            (l.l3_off, l.l4_off, l.payload_off, l.end),
+            (14, 34, 54, 154)
+        );
         assert_eq!(l.payload_len(), 100);
         assert!(ipv4::Packet::new_unchecked(&f[14..]).verify_checksum());
         let _ = checksum::sum(&f, 0);
@@ -250,7 +316,10 @@ mod tests {
         assert_eq!(l.l4_off, 14 + 56);
         assert_eq!(l.payload_len(), 5);
         let frag = tcp6(5, &[6, 0, 0, 0, 0, 0, 0, 0], 44);
-        assert_eq!(dissect(&frag).unwrap_err(), ParseError::Fragment { offset: 54 });
+        assert_eq!(
+            dissect(&frag).unwrap_err(),
+            ParseError::Fragment { offset: 54 }
+        );
     }
 
     #[test]
@@ -277,19 +346,34 @@ mod tests {
         for n in 0..14 {
             assert_eq!(
                 dissect(&f[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Ethernet, offset: 0, needed: 14, found: n }
+                ParseError::Truncated {
+                    layer: Layer::Ethernet,
+                    offset: 0,
+                    needed: 14,
+                    found: n
+                }
             );
         }
         for n in 14..34 {
             assert_eq!(
                 dissect(&f[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Ipv4, offset: 14, needed: 20, found: n - 14 }
+                ParseError::Truncated {
+                    layer: Layer::Ipv4,
+                    offset: 14,
+                    needed: 20,
+                    found: n - 14
+                }
             );
         }
         for n in 34..54 {
             assert_eq!(
                 dissect(&f[..n]).unwrap_err(),
-                ParseError::Ipv4TotalLen { offset: 14, tot_len: 40, min: 20, available: n - 14 }
+                ParseError::Ipv4TotalLen {
+                    offset: 14,
+                    tot_len: 40,
+                    min: 20,
+                    available: n - 14
+                }
             );
         }
     }
