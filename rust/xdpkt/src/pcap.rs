@@ -204,16 +204,11 @@ impl<R: Read> CaptureReader<R> {
             me.read_shb_rest()?;
             // Blocks before the first interface description are read here so the
             // link type and snaplen are known before the first packet.
-            while me.ifaces.is_empty() {
-                match me.next_block()? {
-                    None | Some(Block::Iface) => break,
-                    Some(Block::Packet { .. }) => {
-                        return Err(PcapError::NoInterface {
-                            id: 0,
-                            offset: me.pos,
-                        })
-                    }
-                }
+            if let Some(Block::Packet { .. }) = me.next_block()? {
+                return Err(PcapError::NoInterface {
+                    id: 0,
+                    offset: me.pos,
+                });
             }
             if let Some(i) = me.ifaces.first() {
                 me.linktype = i.linktype;
@@ -361,7 +356,7 @@ impl<R: Read> CaptureReader<R> {
             });
         };
         let total = self.u32_at(&h, 0) as u64;
-        if total < 28 || total % 4 != 0 || total > MAX_RECORD as u64 {
+        if total < 28 || !total.is_multiple_of(4) || total > MAX_RECORD as u64 {
             return Err(PcapError::BadLength {
                 what: "section header block",
                 len: total,
@@ -409,7 +404,7 @@ impl<R: Read> CaptureReader<R> {
             read_exact_or(&mut self.r, &mut h[4..], "block header", at + 4)?;
             let btype = self.u32_at(&h, 0);
             let total = self.u32_at(&h, 4) as usize;
-            if total < 12 || total % 4 != 0 || total > MAX_RECORD {
+            if total < 12 || !total.is_multiple_of(4) || total > MAX_RECORD {
                 return Err(PcapError::BadLength {
                     what: "block",
                     len: total as u64,
