@@ -379,13 +379,14 @@ def core_table(core: dict[str, Any]) -> list[str]:
 
 
 def python_table(py: dict[str, Any]) -> list[str]:
-    lines = ["| job | xdpkt | scapy | xdpkt / scapy |", "|---|---|---|---|"]
+    lines = ["| job | packets counted | xdpkt | scapy | xdpkt / scapy |", "|---|---|---|---|---|"]
     for job, r in py.items():
         x, s = r.get("xdpkt"), r.get("scapy")
-        unit = "in" if (x or s or {}).get("counted") == "input" else "out"
-        lines.append(f"| {job} | {x['pps'] / 1e3:.0f} k{unit} pkt/s |" if x else f"| {job} | — |")
-        lines[-1] += f" {s['pps'] / 1e3:.2f} k{unit} pkt/s |" if s else " — |"
-        lines[-1] += f" **{r['ratio']:.0f}x** |" if "ratio" in r else " — |"
+        counted = (x or s or {}).get("counted", "?")
+        xs = f"{x['pps'] / 1e3:,.0f} k pkt/s" if x else "—"
+        ss = f"{s['pps'] / 1e3:,.2f} k pkt/s" if s else "—"
+        ratio = f"**{r['ratio']:,.0f}x**" if "ratio" in r else "—"
+        lines.append(f"| {job} | {counted} | {xs} | {ss} | {ratio} |")
     return lines
 
 
