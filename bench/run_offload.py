@@ -194,6 +194,9 @@ def run_micro(a: argparse.Namespace, ours: Path, files: dict[str, Path]) -> dict
                 row[side] = {
                     "pps": statistics.median(x["pps"] for x in r[side]),
                     "gbps": statistics.median(x["gbps"] for x in r[side]),
+                    "cpu_pps": statistics.median(x["cpu_pps"] for x in r[side]),
+                    "cpu_gbps": statistics.median(x["cpu_gbps"] for x in r[side]),
+                    "cpu_share": statistics.median(x["cpu_share_reps"][0] for x in r[side]),
                     "valid": all(x.get("outputs_valid", False) for x in r[side])
                     if side != "dpdk-bare"
                     else None,
@@ -202,9 +205,11 @@ def run_micro(a: argparse.Namespace, ours: Path, files: dict[str, Path]) -> dict
                 }
         if r["dpdk-status"]:
             row["dpdk-status"] = r["dpdk-status"][0]
+        # ratios per CPU-second (primary: steady on a shared machine) and per wall-second
         for peer in ("dpdk-equal", "dpdk-bare"):
             if "xdpkt" in row and peer in row and row[peer][metric] > 0:
-                row[f"ratio-{peer}"] = row["xdpkt"][metric] / row[peer][metric]
+                row[f"ratio-{peer}"] = row["xdpkt"][f"cpu_{metric}"] / row[peer][f"cpu_{metric}"]
+                row[f"ratio-wall-{peer}"] = row["xdpkt"][metric] / row[peer][metric]
         out[job] = row
     return out
 
@@ -219,6 +224,8 @@ def run_python(a: argparse.Namespace, venv: Path, tmp: Path) -> dict[str, Any]:
     cmd = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     cmd += [str(BENCH / "test_bench_offload.py"), f"--benchmark-json={js}"]
     cmd += ["--benchmark-min-time=0.05", f"--benchmark-max-time={a.py_max_time}", "--benchmark-disable-gc"]
+    # CPU time, like the core comparison: steadier than wall time on a shared machine
+    cmd += ["--benchmark-timer=time.process_time"]
     sh(["taskset", "-c", str(a.lcore), *cmd], env=env, timeout=3600)
     data = json.loads(js.read_text())
     jobs: dict[str, Any] = {}
@@ -270,8 +277,17 @@ def timed(cmd: list[str], lcore: int, env: dict[str, str] | None = None) -> dict
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     if not m or not rss:
         raise Failed(f"cannot read GNU time output for {cmd[0]}")
+    user = re.search(r"User time \(seconds\): ([\d.]+)", p.stderr)
+    sys_ = re.search(r"System time \(seconds\): ([\d.]+)", p.stderr)
+    if not user or not sys_:
+        raise Failed(f"cannot read GNU time CPU times for {cmd[0]}")
     secs = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-    return {"secs": secs, "rss_kb": int(rss.group(1)), "stderr_tail": p.stderr.splitlines()[:3]}
+    return {
+        "secs": secs,
+        "cpu_secs": float(user.group(1)) + float(sys_.group(1)),
+        "rss_kb": int(rss.group(1)),
+        "stderr_tail": p.stderr.splitlines()[:3],
+    }
 
 
 def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[str, Any]:
@@ -309,6 +325,7 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
                 out.unlink()
         for side in ("xdpkt", "dpdk"):
             rec[f"{side}_secs"] = statistics.median(x["secs"] for x in rec[side])
+            rec[f"{side}_cpu_secs"] = statistics.median(x["cpu_secs"] for x in rec[side])
             rec[f"{side}_frames_out"] = rec[side][0]["frames_out"]
             rec[f"{side}_rss_kb_big"] = max(x["rss_kb"] for x in rec[side])
         # memory: the same job on a file 10x smaller
@@ -337,10 +354,15 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
         rec["scapy_subset_frames_in"] = sub
         rec["scapy_subset_frames_out"] = pcap_count(out)
         rec["scapy_subset_secs"] = t["secs"]
+        rec["scapy_subset_cpu_secs"] = t["cpu_secs"]
         rec["scapy_secs_extrapolated"] = t["secs"] * n_in / sub
+        rec["scapy_cpu_secs_extrapolated"] = t["cpu_secs"] * n_in / sub
         out.unlink()
-        rec["ratio_dpdk"] = rec["dpdk_secs"] / rec["xdpkt_secs"]
-        rec["ratio_scapy"] = rec["scapy_secs_extrapolated"] / rec["xdpkt_secs"]
+        # ratios of CPU time (primary) and of wall time
+        rec["ratio_dpdk"] = rec["dpdk_cpu_secs"] / rec["xdpkt_cpu_secs"]
+        rec["ratio_scapy"] = rec["scapy_cpu_secs_extrapolated"] / rec["xdpkt_cpu_secs"]
+        rec["ratio_wall_dpdk"] = rec["dpdk_secs"] / rec["xdpkt_secs"]
+        rec["ratio_wall_scapy"] = rec["scapy_secs_extrapolated"] / rec["xdpkt_secs"]
         for p in inputs.values():
             p.unlink()
         res[mode] = rec
@@ -351,30 +373,32 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
 # ------------------------------------------------------------ report
 
 
-def fmt_rate(row: dict[str, Any] | None, metric: str) -> str:
+def fmt_rate(row: dict[str, Any] | None, metric: str, cpu: bool = True) -> str:
     if not row:
         return "—"
-    return f"{row['pps'] / 1e6:.2f} Mpps" if metric == "pps" else f"{row['gbps']:.1f} Gbit/s"
+    key = f"cpu_{metric}" if cpu else metric
+    return f"{row[key] / 1e6:.2f} Mpps" if metric == "pps" else f"{row[key]:.1f} Gbit/s"
 
 
 def core_table(core: dict[str, Any]) -> list[str]:
     lines = [
-        "| job | metric | xdpkt | DPDK equal work | DPDK bare | xdpkt / DPDK equal | xdpkt / DPDK bare |",
-        "|---|---|---|---|---|---|---|",
+        "| job | metric (per CPU-second) | xdpkt | DPDK equal work | DPDK bare "
+        "| **xdpkt / DPDK equal** | xdpkt / DPDK bare | xdpkt / DPDK equal, wall time |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for job, r in core.items():
         metric = r["metric"]
         unit = "input pkt/s" if metric == "pps" else "output Gbit/s"
         if "dpdk-status" in r:
             eq = bare = "no peer"
-            re_, rb = "—", "—"
+            re_ = rb = rw = "—"
         else:
             eq, bare = fmt_rate(r.get("dpdk-equal"), metric), fmt_rate(r.get("dpdk-bare"), metric)
             re_ = f"**{r['ratio-dpdk-equal']:.2f}x**" if "ratio-dpdk-equal" in r else "—"
             rb = f"{r['ratio-dpdk-bare']:.2f}x" if "ratio-dpdk-bare" in r else "—"
-        lines.append(
-            f"| {job} | {unit} | {fmt_rate(r.get('xdpkt'), metric)} | {eq} | {bare} | {re_} | {rb} |"
-        )
+            rw = f"{r['ratio-wall-dpdk-equal']:.2f}x" if "ratio-wall-dpdk-equal" in r else "—"
+        ours = fmt_rate(r.get("xdpkt"), metric)
+        lines.append(f"| {job} | {unit} | {ours} | {eq} | {bare} | {re_} | {rb} | {rw} |")
     return lines
 
 
@@ -392,17 +416,20 @@ def python_table(py: dict[str, Any]) -> list[str]:
 
 def files_table(files: dict[str, Any]) -> list[str]:
     lines = [
-        "| job | frames in → out (xdpkt / DPDK / scapy subset) | xdpkt | DPDK + libpcap "
-        "| scapy (extrapolated) | DPDK / xdpkt time | scapy / xdpkt time "
-        "| peak RSS xdpkt 0.1x → 1x file | peak RSS DPDK 0.1x → 1x |",
+        "| job | frames in → out (xdpkt / DPDK / scapy subset) | xdpkt CPU (wall) "
+        "| DPDK + libpcap CPU (wall) | scapy CPU, extrapolated | **DPDK / xdpkt** CPU (wall) "
+        "| **scapy / xdpkt** CPU (wall) | peak RSS xdpkt, 0.1x → 1x file | peak RSS DPDK, 0.1x → 1x |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for mode, r in files.items():
         lines.append(
             f"| {mode} | {r['frames_in']:,} → {r['xdpkt_frames_out']:,} / {r['dpdk_frames_out']:,} / "
             f"{r['scapy_subset_frames_in']:,} → {r['scapy_subset_frames_out']:,} "
-            f"| {r['xdpkt_secs']:.2f} s | {r['dpdk_secs']:.2f} s | {r['scapy_secs_extrapolated']:.0f} s "
-            f"| **{r['ratio_dpdk']:.2f}x** | **{r['ratio_scapy']:.0f}x** "
+            f"| {r['xdpkt_cpu_secs']:.2f} s ({r['xdpkt_secs']:.2f} s) "
+            f"| {r['dpdk_cpu_secs']:.2f} s ({r['dpdk_secs']:.2f} s) "
+            f"| {r['scapy_cpu_secs_extrapolated']:.0f} s "
+            f"| **{r['ratio_dpdk']:.2f}x** ({r['ratio_wall_dpdk']:.2f}x) "
+            f"| **{r['ratio_scapy']:.0f}x** ({r['ratio_wall_scapy']:.0f}x) "
             f"| {r['xdpkt_rss_kb_small'] / 1024:.0f} → {r['xdpkt_rss_kb_big'] / 1024:.0f} MiB "
             f"| {r['dpdk_rss_kb_small'] / 1024:.0f} → {r['dpdk_rss_kb_big'] / 1024:.0f} MiB |"
         )
@@ -432,7 +459,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     ax.axhline(1.5, color="red", ls="--", lw=1, label="target 1.5x (equal work)")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set_xticks(list(xs), [f"{j}\n({'pkt/s' if core[j]['metric'] == 'pps' else 'Gbit/s'})" for j in jobs])
-    ax.set_title("Rust core / DPDK 22.11 (higher is better)")
+    ax.set_title("Rust core / DPDK 22.11, per CPU-second (higher is better)")
     ax.legend(fontsize=8)
     ax = axes[1]
     pj = [j for j, r in py.items() if "ratio" in r]
@@ -440,7 +467,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     ax.set_yscale("log")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set_xticks(range(len(pj)), pj, rotation=30)
-    ax.set_title("Python API: xdpkt / scapy (packets/s)")
+    ax.set_title("Python API: xdpkt / scapy (packets per CPU-second)")
     ax = axes[2]
     fj = list(files)
     ax.bar(
@@ -456,7 +483,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     ax.axhline(100, color="red", ls="--", lw=1)
     ax.set_yscale("log")
     ax.set_xticks(range(len(fj)), [f"xdpkt {j} CLI" for j in fj])
-    ax.set_title(f"Whole file, {results['config']['frames']:,} frames: time ratio")
+    ax.set_title(f"Whole file, {results['config']['frames']:,} frames: CPU-time ratio")
     ax.legend(fontsize=8)
     fig.suptitle(f"xdpkt offload benchmarks — {results['when']} — {results['machine']['cpu']}, shared, noisy")
     fig.tight_layout()
@@ -479,19 +506,21 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("core"):
         parts += [
             f"**Rust core vs DPDK** (median of {c['rounds']} alternating rounds of {c['duration']} s each, "
-            f"both pinned to CPU {c['lcore']}; GRO: 512-frame polls of 64 flows x 8 segments; GSO/USO: 64 KB "
-            "super-frames → 45 segments of 1448 B):",
+            f"both pinned to CPU {c['lcore']}; rates per CPU-second of the process, the wall-time ratio "
+            "beside; GRO: 512-frame polls of 64 flows x 8 segments; GSO/USO: 64 KB super-frames → 45 "
+            "segments of 1448 B):",
             "",
             *core_table(results["core"]),
             "",
         ]
     if results.get("python"):
-        parts += ["**Python API vs scapy** (pytest-benchmark medians, same frames):", ""]
+        parts += ["**Python API vs scapy** (pytest-benchmark medians of process CPU time, same frames):", ""]
         parts += [*python_table(results["python"]), ""]
     if results.get("files"):
         parts += [
-            f"**Whole file** (`xdpkt gro|gso IN OUT` vs `dpdk_pcap` vs `scapy_peer.py`, median wall time of "
-            f"{c['file_rounds']} alternating runs, process start to exit; scapy timed on the first "
+            f"**Whole file** (`xdpkt gro|gso IN OUT` vs `dpdk_pcap` vs `scapy_peer.py`: median CPU time "
+            f"(user + sys) and wall time of {c['file_rounds']} alternating runs, process start to exit, "
+            "from GNU time; scapy timed on the first "
             f"{c['scapy_frames']:,} frames (GSO: the super-frames giving that many segments) and scaled "
             "linearly):",
             "",

@@ -252,44 +252,57 @@ static void measure(const struct opts *o, int equal, const char *ip)
 	while (now_s() - t0 < o->warmup)
 		iter(equal, 0, &w);
 
-	double pps[64], gbps[64], secs[64];
+	double pps[64], gbps[64], secs[64], cpu_pps[64], cpu_gbps[64], share[64];
 	uint64_t iters_total = 0;
 	struct result tot = {0};
 	for (unsigned rep = 0; rep < o->reps; rep++) {
 		struct result r = {0};
 		uint64_t it = 0;
-		double start = now_s(), el;
+		double start = now_s(), cstart = cpu_s(), el;
 		do {
 			iter(equal, 0, &r);
 			it++;
 			el = now_s() - start;
 		} while (el < o->duration);
+		double cel = cpu_s() - cstart;
 		uint64_t pk = is_gro ? r.in_pkts : r.out_pkts;
 		uint64_t by = is_gro ? r.in_bytes : r.out_bytes;
 		pps[rep] = (double)pk / el;
 		gbps[rep] = (double)by * 8.0 / el / 1e9;
 		secs[rep] = el;
+		cpu_pps[rep] = (double)pk / cel;
+		cpu_gbps[rep] = (double)by * 8.0 / cel / 1e9;
+		share[rep] = cel / el;
 		iters_total += it;
 		tot.in_pkts += r.in_pkts;
 		tot.out_pkts += r.out_pkts;
 		tot.bad += r.bad;
 	}
-	double sp[64], sg[64];
+	double sp[64], sg[64], scp[64], scg[64];
 	memcpy(sp, pps, sizeof(double) * o->reps);
 	memcpy(sg, gbps, sizeof(double) * o->reps);
+	memcpy(scp, cpu_pps, sizeof(double) * o->reps);
+	memcpy(scg, cpu_gbps, sizeof(double) * o->reps);
 	qsort(sp, o->reps, sizeof(double), cmp_double);
 	qsort(sg, o->reps, sizeof(double), cmp_double);
+	qsort(scp, o->reps, sizeof(double), cmp_double);
+	qsort(scg, o->reps, sizeof(double), cmp_double);
 	printf("{\"impl\":\"dpdk\",\"mode\":\"%s\",\"variant\":\"%s\",\"ip\":\"%s\","
-	       "\"pps\":%.0f,\"gbps\":%.3f,\"iters\":%" PRIu64 ",\"reps\":%u,\"duration_s\":%.3f,"
+	       "\"pps\":%.0f,\"gbps\":%.3f,\"cpu_pps\":%.0f,\"cpu_gbps\":%.3f,"
+	       "\"iters\":%" PRIu64 ",\"reps\":%u,\"duration_s\":%.3f,"
 	       "\"in_per_iter\":%" PRIu64 ",\"out_per_iter\":%" PRIu64 ",\"bad_csum\":%" PRIu64
 	       ",\"outputs_valid\":%s,\"pps_reps\":[",
-	       o->mode, equal ? "equal" : "bare", ip, sp[o->reps / 2], sg[o->reps / 2], iters_total,
+	       o->mode, equal ? "equal" : "bare", ip, sp[o->reps / 2], sg[o->reps / 2],
+	       scp[o->reps / 2], scg[o->reps / 2], iters_total,
 	       o->reps, o->duration, chk.in_pkts, chk.out_pkts, tot.bad, valid ? "true" : "false");
 	for (unsigned i = 0; i < o->reps; i++)
 		printf("%s%.0f", i ? "," : "", pps[i]);
 	printf("],\"secs_reps\":[");
 	for (unsigned i = 0; i < o->reps; i++)
 		printf("%s%.3f", i ? "," : "", secs[i]);
+	printf("],\"cpu_share_reps\":[");
+	for (unsigned i = 0; i < o->reps; i++)
+		printf("%s%.3f", i ? "," : "", share[i]);
 	printf("],\"dpdk\":\"%s\"}\n", rte_version());
 	fflush(stdout);
 }

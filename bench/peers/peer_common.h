@@ -41,6 +41,15 @@ static inline double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the whole process (all threads): on a shared machine the rate
+ * per CPU-second is steadier than the rate per wall-second. */
+static inline double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* Start the EAL as a plain process: no hugepages (anonymous memory instead),
  * no PCI scan, one lcore, no shared config files (--no-shconf; --in-memory
  * is refused together with --no-huge), no telemetry socket, and a
