@@ -279,6 +279,8 @@ impl GroEngine {
                 continue;
             }
             self.run_pending(py, now_ns, &mut res)?;
+            // A long push stays interruptible (Ctrl-C) between chunks.
+            py.check_signals()?;
         }
         res.extend(self.flush(py, now_ns, older_than_ns)?);
         Ok(res)
