@@ -234,7 +234,7 @@ fn plan<M: FrameMemory>(
     }
     let hdr = layout.header_len();
     let cap = pool.frame_capacity();
-    if hdr > cap || cap == 0 {
+    if hdr > cap {
         return Err(GsoError::HeaderTooLarge {
             header_len: hdr,
             frame_capacity: cap,
