@@ -22,6 +22,20 @@ use crate::pcap::{CaptureReader, PcapError, PcapWriter};
 use crate::pool::{FramePool, PoolError};
 use crate::wire::{dissect, L3};
 
+/// Most flows a GRO engine built here may hold (the kernel holds 64 per NAPI instance).
+pub const MAX_FLOWS: usize = 4096;
+
+/// Frames of a GRO pool: 48 per held flow (a 64 KB aggregate of MTU-size segments)
+/// plus `in_flight` packets, at most 32768 (320 MiB of address space, touched only
+/// as used). An aggregate of small segments can need more: when the pool runs
+/// dry, everything held is flushed early to make room.
+pub fn gro_pool_frames(max_flows: usize, in_flight: usize) -> u32 {
+    (max_flows
+        .saturating_mul(48)
+        .saturating_add(4 * in_flight + 64))
+    .min(1 << 15) as u32
+}
+
 /// Records handed to the engine per batch: one NAPI poll's budget.
 pub const POLL_BUDGET: usize = 64;
 /// Frame size of GRO pools: GRO needs each input frame linear, and a 9000-byte
@@ -191,17 +205,22 @@ impl Segmenter {
         }
     }
 
-    /// Segments `frame` (with the given offload metadata) into [`Segmenter::output`].
+    /// Segments `frame` (with the given offload metadata: gso_size, gso_segs,
+    /// gso_type, gso_fixed_id) into [`Segmenter::output`]. A packet whose
+    /// aggregate kept a fixed IPv4 ID is cut with fixed IDs (`SKB_GSO_TCP_FIXEDID`).
     ///
     /// On error the output is empty and nothing is held; a frame that does not
     /// fit even the largest pool this segmenter grows to is `PoolExhausted`.
     pub fn segment(
         &mut self,
         frame: &[u8],
-        meta: Option<(u16, u16, GsoType)>,
-        opts: GsoOptions,
+        meta: Option<(u16, u16, GsoType, bool)>,
+        mut opts: GsoOptions,
     ) -> Result<usize, GsoError> {
         self.clear();
+        if let Some((_, _, _, true)) = meta {
+            opts.fixed_id = true;
+        }
         for _ in 0..4 {
             let mut pkt = match self.pool.packet_from(frame) {
                 Ok(p) => p,
@@ -210,10 +229,11 @@ impl Segmenter {
                     continue;
                 }
             };
-            if let Some((size, segs, ty)) = meta {
+            if let Some((size, segs, ty, fixed)) = meta {
                 pkt.gso_size = size;
                 pkt.gso_segs = segs;
                 pkt.gso_type = ty;
+                pkt.gso_fixed_id = fixed;
             }
             match gso::segment(&mut self.pool, pkt, opts, &mut self.out) {
                 Ok(n) => return Ok(n),
@@ -356,8 +376,7 @@ pub fn gro_file<E>(
         total: total_len(input),
     };
     let cfg = job.config;
-    let held_frames = cfg.max_flows.saturating_mul(usize::from(u16::MAX) / 64 + 2);
-    let nframes = (held_frames + 4 * POLL_BUDGET + 64).min(1 << 20) as u32;
+    let nframes = gro_pool_frames(cfg.max_flows, POLL_BUDGET);
     let mut pool = FramePool::heap(nframes, GRO_FRAME_SIZE);
     // Capture timestamp and wire length of every frame by its index, so an aggregate (which keeps its
     // first segment's head frame) is written with its first segment's time.
@@ -443,4 +462,141 @@ fn write_out<W: std::io::Write, E>(
         pool.release(p);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gro::testkit::SegSpec;
+    use crate::pcap::CaptureReader;
+    use std::path::PathBuf;
+
+    fn tmp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("xdpkt-offline-{}-{name}", std::process::id()))
+    }
+
+    fn write(path: &Path, frames: &[(u64, Vec<u8>)]) {
+        let mut w = PcapWriter::create(path, 262_144, true).unwrap();
+        for (ts, f) in frames {
+            w.write(*ts, f, f.len() as u32).unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    fn read(path: &Path) -> Vec<(u64, Vec<u8>)> {
+        let mut r = CaptureReader::open(path).unwrap();
+        let mut v = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            v.push((rec.ts_ns, rec.data.to_vec()));
+        }
+        v
+    }
+
+    fn no_progress(_: Progress) -> Result<(), ()> {
+        Ok(())
+    }
+
+    #[test]
+    fn segmenter_grows_batch_and_pool_for_many_segments() {
+        let mut seg = Segmenter::new();
+        let frame = SegSpec::tcp4(1, 5000).build();
+        let opts = GsoOptions {
+            mss: Some(1),
+            fixed_id: false,
+        };
+        assert_eq!(seg.segment(&frame, None, opts), Ok(5000));
+        assert_eq!(seg.output().len(), 5000);
+        seg.clear();
+        assert_eq!(seg.pool().free_count(), seg.pool().frame_count() as usize);
+        // Errors leave nothing behind.
+        let err = seg.segment(&frame[..30], None, opts).unwrap_err();
+        assert_eq!(err.reason(), "truncated");
+        assert!(seg.output().is_empty());
+        assert_eq!(seg.pool().free_count(), seg.pool().frame_count() as usize);
+    }
+
+    #[test]
+    fn gro_file_timestamps_and_counts() {
+        let (src, dst) = (tmp("gro-in.pcap"), tmp("gro-out.pcap"));
+        let mut seg = SegSpec::tcp4(1, 1000);
+        let mut frames = Vec::new();
+        for i in 0..3u64 {
+            frames.push((1000 + i, seg.build()));
+            seg = seg.next(1000);
+        }
+        frames.push((2000, vec![0u8; 20]));
+        write(&src, &frames);
+        let job = GroJob {
+            config: GroConfig::default(),
+            flush_timeout_ns: None,
+        };
+        let s = gro_file(&src, &dst, job, &mut no_progress).unwrap();
+        assert_eq!(
+            (
+                s.frames_in,
+                s.frames_out,
+                s.aggregates,
+                s.segments,
+                s.errors
+            ),
+            (4, 2, 1, 3, 1)
+        );
+        assert_eq!(s.passthrough, vec![("not_ip", 1)]);
+        let out = read(&dst);
+        // The short frame leaves at once; the aggregate carries its first segment's time.
+        assert_eq!(
+            out.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            vec![2000, 1000]
+        );
+        let _ = std::fs::remove_file(src);
+        let _ = std::fs::remove_file(dst);
+    }
+
+    #[test]
+    fn gso_file_writes_refused_frames_unchanged() {
+        let (src, dst) = (tmp("gso-in.pcap"), tmp("gso-out.pcap"));
+        let big = SegSpec::tcp4(1, 3000).build();
+        write(&src, &[(5, big), (6, vec![1, 2, 3])]);
+        let opts = GsoOptions {
+            mss: Some(1000),
+            fixed_id: false,
+        };
+        let s = gso_file(&src, &dst, opts, &mut no_progress).unwrap();
+        assert_eq!(
+            (
+                s.frames_in,
+                s.frames_out,
+                s.aggregates,
+                s.segments,
+                s.errors
+            ),
+            (2, 4, 1, 3, 1)
+        );
+        let out = read(&dst);
+        assert_eq!(
+            out.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            vec![5, 5, 5, 6]
+        );
+        assert_eq!(out[3].1, vec![1, 2, 3]);
+        let _ = std::fs::remove_file(src);
+        let _ = std::fs::remove_file(dst);
+    }
+
+    #[test]
+    fn missing_input_is_an_input_error() {
+        let r = gso_file(
+            &tmp("nope.pcap"),
+            &tmp("nope-out.pcap"),
+            GsoOptions::default(),
+            &mut no_progress,
+        );
+        assert!(matches!(r, Err(JobError::Input(PcapError::Io(_)))));
+    }
+
+    #[test]
+    fn malformed_list_matches_parse_reasons() {
+        for r in MALFORMED {
+            assert!(crate::gro::REASONS.contains(&r), "{r}");
+        }
+    }
 }
