@@ -456,43 +456,47 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     core = results.get("core") or {}
     files = results.get("files") or {}
     py = results.get("python") or {}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
     ax = axes[0]
     jobs = [j for j, r in core.items() if "ratio-dpdk-equal" in r]
     xs = range(len(jobs))
-    ax.bar(
-        [x - 0.2 for x in xs], [core[j]["ratio-dpdk-equal"] for j in jobs], 0.4, label="vs DPDK equal work"
-    )
-    ax.bar([x + 0.2 for x in xs], [core[j]["ratio-dpdk-bare"] for j in jobs], 0.4, label="vs DPDK bare")
+    eq = [core[j]["ratio-dpdk-equal"] for j in jobs]
+    bare = [core[j]["ratio-dpdk-bare"] for j in jobs]
+    b1 = ax.bar([x - 0.2 for x in xs], eq, 0.4, label="vs DPDK equal work")
+    b2 = ax.bar([x + 0.2 for x in xs], bare, 0.4, label="vs DPDK bare")
+    ax.bar_label(b1, fmt="%.2f", fontsize=8)
+    ax.bar_label(b2, fmt="%.2f", fontsize=8)
     ax.axhline(1.5, color="red", ls="--", lw=1, label="target 1.5x (equal work)")
     ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_ylim(0, max([1.5, *eq, *bare]) * 1.35)
     ax.set_xticks(list(xs), [f"{j}\n({'pkt/s' if core[j]['metric'] == 'pps' else 'Gbit/s'})" for j in jobs])
-    ax.set_title("Rust core / DPDK 22.11, per CPU-second (higher is better)")
-    ax.legend(fontsize=8)
+    ax.set_title("Rust core / DPDK 22.11, per CPU-second")
+    ax.legend(fontsize=8, loc="upper right")
     ax = axes[1]
     pj = [j for j, r in py.items() if "ratio" in r]
-    ax.bar(range(len(pj)), [py[j]["ratio"] for j in pj], color="tab:green")
+    b = ax.bar(range(len(pj)), [py[j]["ratio"] for j in pj], color="tab:green")
+    ax.bar_label(b, fmt="%.0f", fontsize=8)
     ax.set_yscale("log")
-    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_ylim(1, max([100, *(py[j]["ratio"] for j in pj)]) * 5)
+    ax.axhline(100, color="red", ls="--", lw=1, label="100x")
     ax.set_xticks(range(len(pj)), pj, rotation=30)
-    ax.set_title("Python API: xdpkt / scapy (packets per CPU-second)")
+    ax.set_title("Python API: xdpkt / scapy, per CPU-second")
+    ax.legend(fontsize=8, loc="upper right")
     ax = axes[2]
     fj = list(files)
-    ax.bar(
-        [x - 0.2 for x in range(len(fj))],
-        [files[j]["ratio_dpdk"] for j in fj],
-        0.4,
-        label="DPDK+libpcap / xdpkt",
-    )
-    ax.bar(
-        [x + 0.2 for x in range(len(fj))], [files[j]["ratio_scapy"] for j in fj], 0.4, label="scapy / xdpkt"
-    )
+    b1 = ax.bar([x - 0.2 for x in range(len(fj))], [files[j]["ratio_dpdk"] for j in fj], 0.4)
+    b2 = ax.bar([x + 0.2 for x in range(len(fj))], [files[j]["ratio_scapy"] for j in fj], 0.4)
+    b1.set_label("DPDK+libpcap / xdpkt")
+    b2.set_label("scapy / xdpkt")
+    ax.bar_label(b1, fmt="%.2f", fontsize=8)
+    ax.bar_label(b2, fmt="%.0f", fontsize=8)
     ax.axhline(2, color="red", ls="--", lw=1, label="targets 2x and 100x")
     ax.axhline(100, color="red", ls="--", lw=1)
     ax.set_yscale("log")
+    ax.set_ylim(0.5, max([100, *(files[j]["ratio_scapy"] for j in fj)]) * 8)
     ax.set_xticks(range(len(fj)), [f"xdpkt {j} CLI" for j in fj])
     ax.set_title(f"Whole file, {results['config']['frames']:,} frames: CPU-time ratio")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(f"xdpkt offload benchmarks — {results['when']} — {results['machine']['cpu']}, shared, noisy")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -506,8 +510,9 @@ def markdown(results: dict[str, Any]) -> str:
     parts = [
         MD_BEGIN,
         "",
-        f"Run {results['when']} on {m['cpu']} ({m['cores']} cores, shared with other jobs: read the "
-        f"**ratios**, not the absolute numbers), {m['kernel']}, DPDK {m['dpdk']}, {m['rustc']}. "
+        f"Run {results['when']} on {m['cpu']} ({m['cores']} cores, shared with other jobs, load average "
+        f"{m['loadavg'][0]:.1f} at the start: read the **ratios**, not the absolute numbers), "
+        f"{m['kernel']}, DPDK {m['dpdk']}, {m['rustc']}. "
         f"Command: `{results['command']}`. Raw measurements: `{c['json']}`.",
         "",
     ]
@@ -582,6 +587,19 @@ def machine() -> dict[str, Any]:
     }
 
 
+def user_args(args: list[str]) -> list[str]:
+    """The arguments as the user typed them to run_offload.sh (without the --venv it adds)."""
+    out, skip = [], False
+    for x in args:
+        if skip:
+            skip = False
+        elif x == "--venv":
+            skip = True
+        elif not x.startswith("--venv="):
+            out.append(x)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--venv", type=Path, default=ROOT / ".venv")
@@ -610,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "bench/run_offload.sh " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(["bench/run_offload.sh", *user_args(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
         "config": {
             "rounds": a.rounds,
@@ -627,7 +645,15 @@ def main(argv: list[str] | None = None) -> int:
         },
         "errors": {},
     }
-    tmp_ctx = tempfile.TemporaryDirectory(prefix="xdpkt-offload-") if a.tmp is None else None
+    # inputs and outputs (~3 GB at 1M frames) go to tmpfs when there is room: disk
+    # write-back would otherwise add waits that belong to the disk, not to the tools
+    shm = Path("/dev/shm")
+    base = None
+    if shm.is_dir():
+        st = os.statvfs(shm)
+        if st.f_bavail * st.f_frsize > 4 * a.frames * 1600:
+            base = str(shm)
+    tmp_ctx = tempfile.TemporaryDirectory(prefix="xdpkt-offload-", dir=base) if a.tmp is None else None
     tmp = Path(tmp_ctx.name) if tmp_ctx else a.tmp
     tmp.mkdir(parents=True, exist_ok=True)
     try:
