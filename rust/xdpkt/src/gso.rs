@@ -1438,6 +1438,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_chain_shorter_than_its_length_rolls_back() {
+        // Corrupt the accounting on purpose (only possible inside the crate):
+        // the tail frame holds 500 bytes fewer than the packet length says.
+        let spec = Spec::new(false, false, 3000);
+        let frame = spec.build();
+        for (m, partial) in [(1000u16, false), (4000, true)] {
+            let mut pool = FramePool::heap(16, 1024);
+            let mut out = Batch::with_capacity(8);
+            out.push(pool.packet_from(&[9; 10]).unwrap()).unwrap();
+            let mut pkt = pool.packet_from(&frame).unwrap();
+            if partial {
+                pkt.csum = CsumState::Partial {
+                    start: 0,
+                    offset: 0,
+                };
+            }
+            let tail = crate::pool::Frame::from_index(pkt.tail);
+            let (off, len) = pool.window(&tail);
+            pool.set_window(&tail, off, len - 500).unwrap();
+            let free = pool.free_count();
+            let (p, e) = segment(&mut pool, pkt, mss(m), &mut out).unwrap_err();
+            assert_eq!(e.reason(), "broken_chain");
+            assert_eq!(
+                pool.free_count(),
+                free,
+                "segments already built are released"
+            );
+            assert_eq!(out.len(), 1, "segments already pushed are taken back");
+            pool.release(p);
+            for p in out.drain() {
+                pool.release(p);
+            }
+            assert_eq!(pool.free_count(), 16);
+        }
+    }
+
+    #[test]
     fn messages_say_why() {
         let cases: [(GsoError, &str, &str); 6] = [
             (
