@@ -2,7 +2,8 @@
 //! aggregate re-parses with valid checksums while every packet delivered
 //! alone is byte-identical to one of the inputs.
 //!
-//! Input layout: byte 0 = config bits (UDP GRO, table size, poll length);
+//! Input layout: byte 0 = config bits (UDP GRO, table size, poll length,
+//! small chained frames);
 //! then frames, each prefixed by a 2-byte big-endian length. To give the
 //! engine something mergeable, a frame may also be "the previous frame with
 //! its sequence advanced" (length prefix with the top bit set): the copy gets
@@ -80,8 +81,10 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let config = GroConfig { udp: cfg & 1 != 0, max_flows: usize::from(cfg >> 1 & 7) + 1, ..GroConfig::default() };
-    let poll = usize::from(cfg >> 4) + 1;
-    let mut pool = FramePool::heap(FRAMES, 2048);
+    let poll = usize::from(cfg >> 4 & 7) + 1;
+    // Small frames chain frames over several pool frames.
+    let (count, size) = if cfg & 0x80 != 0 { (FRAMES * 16, 128) } else { (FRAMES, 2048) };
+    let mut pool = FramePool::heap(count, size);
     let mut gro = Gro::new(config);
     let mut delivered = 0u64;
     for chunk in frames.chunks(poll) {
@@ -105,7 +108,7 @@ fuzz_target!(|data: &[u8]| {
             pool.release(p);
         }
     }
-    assert_eq!(pool.free_count(), FRAMES as usize, "frames leaked");
+    assert_eq!(pool.free_count(), count as usize, "frames leaked");
     let s = gro.stats();
     assert_eq!(s.packets_in, frames.len() as u64);
     assert_eq!(s.packets_out, delivered);
