@@ -20,6 +20,8 @@
 //! a partner) is exactly what came in: same bytes, same metadata
 //! (`gso_size` 0, `gso_segs` 0, `gso_type` None, `csum` as given).
 
+#![warn(missing_docs)]
+
 mod flow;
 mod stats;
 mod tcp;
