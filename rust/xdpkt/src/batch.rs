@@ -58,6 +58,12 @@ impl Batch {
     pub fn drain(&mut self) -> std::vec::Drain<'_, Packet> {
         self.pkts.drain(..)
     }
+    /// Takes the first `n` packets out (all of them when `n >= len`), in order,
+    /// leaving the rest in the batch.
+    pub fn drain_front(&mut self, n: usize) -> std::vec::Drain<'_, Packet> {
+        let n = n.min(self.pkts.len());
+        self.pkts.drain(..n)
+    }
     /// Removes and returns the last packet.
     pub fn pop(&mut self) -> Option<Packet> {
         self.pkts.pop()

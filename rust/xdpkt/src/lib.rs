@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod batch;
+pub mod gro;
 pub mod gso;
 pub mod packet;
 pub mod pool;
