@@ -100,6 +100,9 @@ pub(crate) struct Held {
 #[derive(Debug)]
 pub(crate) struct FlowTable {
     slots: Vec<Option<Held>>,
+    /// Each slot's key, dense, so a lookup scans a few cache lines only
+    /// (meaningful for occupied slots).
+    keys: Vec<Key>,
     /// Occupied slot indices, oldest first.
     order: Vec<usize>,
 }
@@ -112,6 +115,7 @@ impl FlowTable {
         slots.resize_with(cap, || None);
         FlowTable {
             slots,
+            keys: vec![Key { ports: 0, addrs: 0 }; cap],
             order: Vec::with_capacity(cap),
         }
     }
@@ -155,6 +159,9 @@ impl FlowTable {
         let Some(i) = self.slots.iter().position(Option::is_none) else {
             return Err(h);
         };
+        if let Some(k) = self.keys.get_mut(i) {
+            *k = h.key;
+        }
         if let Some(s) = self.slots.get_mut(i) {
             *s = Some(h);
         }

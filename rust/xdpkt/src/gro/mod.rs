@@ -20,6 +20,8 @@
 //! a partner) is exactly what came in: same bytes, same metadata
 //! (`gso_size` 0, `gso_segs` 0, `gso_type` None, `csum` as given).
 
+#![warn(missing_docs)]
+
 mod flow;
 mod stats;
 mod tcp;
@@ -31,7 +33,7 @@ pub use stats::{GroStats, REASONS};
 use crate::batch::Batch;
 use crate::packet::{CsumState, GsoType, Packet};
 use crate::pool::{FrameMemory, FramePool};
-use crate::wire::{checksum, dissect, ipv4, ipv6, Layout, L3, L4};
+use crate::wire::{checksum, dissect_head, ipv4, ipv6, Layout, ParseError, L3, L4};
 use flow::{FlowTable, Held, Key};
 
 /// GRO settings (the `ethtool -K rx-gro` / `rx-udp-gro-forwarding` and
@@ -175,16 +177,19 @@ impl Gro {
         pool: &FramePool<M>,
         pkt: &Packet,
     ) -> Result<Seg, &'static str> {
-        // An already aggregated packet (or one a driver handed as a chain) is
-        // not re-merged: its headers may not be all in the head frame.
+        // An already aggregated packet is not merged again (the kernel's
+        // skb_is_gso path only takes a GRO packet of the very same gso_size;
+        // we keep it simple and deliver it as is).
         if pkt.gso_type != GsoType::None || pkt.gso_size != 0 {
             return Err("gso");
         }
-        if !pkt.is_linear() {
-            return Err("nonlinear");
-        }
+        // Headers must be in the head frame; the payload may run on in a chain
+        // (a jumbo frame in small pool frames).
         let frame = pool.head(pkt);
-        let lay = dissect(frame).map_err(|e| e.reason())?;
+        let lay = dissect_head(frame, pkt.len()).map_err(|e| match e {
+            ParseError::Truncated { .. } if !pkt.is_linear() => "nonlinear",
+            e => e.reason(),
+        })?;
         if lay.l4 == L4::Udp && !self.cfg.udp {
             return Err("not_tcp");
         }
@@ -204,7 +209,7 @@ impl Gro {
             }
             L3::V6 => {
                 // ipv6_gro_receive: payload_len must describe the bytes present.
-                if lay.end != frame.len() {
+                if lay.end != pkt.len() {
                     return Err("ipv6_payload_len_mismatch");
                 }
                 let proto = if lay.l4 == L4::Tcp {
@@ -216,7 +221,6 @@ impl Gro {
             }
         };
         let hdr = frame.get(lay.l4_off..lay.payload_off).ok_or("truncated")?;
-        let payload = frame.get(lay.payload_off..lay.end).ok_or("truncated")?;
         if lay.l4 == L4::Udp {
             let u = crate::wire::udp::Packet::new_unchecked(hdr);
             // udp_gro_receive_segment: a zero checksum is never merged (symmetry with GSO).
@@ -228,7 +232,7 @@ impl Gro {
                 return Err("udp_len_mismatch");
             }
         }
-        let psum = checksum::sum(payload, 0);
+        let psum = payload_sum(pool, pkt, lay.payload_off, lay.end);
         // The L4 header length is a multiple of 4, so the payload sum needs no swap.
         let total = checksum::add(checksum::add(pseudo, checksum::sum(hdr, 0)), psum);
         if checksum::fold(total) != 0xffff {
@@ -425,6 +429,38 @@ impl Gro {
             pool.release(pkt);
         }
     }
+}
+
+/// Ones'-complement sum of bytes `from..to` of a packet, across its frames,
+/// aligned as if `from` were at an even offset.
+fn payload_sum<M: FrameMemory>(pool: &FramePool<M>, pkt: &Packet, from: usize, to: usize) -> u32 {
+    let mut acc = 0u32;
+    let mut at = 0usize;
+    for piece in pool.pieces(pkt) {
+        let (start, end) = (at, at + piece.len());
+        at = end;
+        if end <= from {
+            continue;
+        }
+        if start >= to {
+            break;
+        }
+        let lo = from.max(start);
+        let Some(bytes) = piece.get(lo - start..to.min(end) - start) else {
+            break;
+        };
+        let s = checksum::sum(bytes, 0);
+        // Bytes starting at an odd distance from `from` sum byte-swapped.
+        acc = checksum::add(
+            acc,
+            if (lo - from) & 1 == 1 {
+                checksum::swap(s)
+            } else {
+                s
+            },
+        );
+    }
+    acc
 }
 
 /// IP-level merge checks shared by TCP and UDP (`inet_gro_flush` /

@@ -4,6 +4,7 @@
 
 use super::testkit::{pattern, verify, SegSpec};
 use super::*;
+use crate::wire::dissect;
 use crate::wire::tcp::{ACK, CWR, FIN, PSH, RST, SYN, URG};
 
 const FRAMES: u32 = 512;
@@ -815,24 +816,81 @@ fn coalesce_leaves_what_does_not_fit_in_input() {
 }
 
 #[test]
-fn nonlinear_and_gso_inputs_pass_through() {
+fn gso_inputs_pass_through_and_split_headers_are_nonlinear() {
     let mut pool = FramePool::heap(8, 128);
     let mut gro = Gro::new(GroConfig::default());
     let mut out = Batch::with_capacity(4);
-    let big = pool.packet_from(&SegSpec::tcp4(0, 200).build()).unwrap();
-    assert!(!big.is_linear());
-    gro.receive(&mut pool, big, 0, &mut out).unwrap();
     let mut g = pool.packet_from(&SegSpec::tcp4(0, 10).build()).unwrap();
     g.gso_size = 5;
     gro.receive(&mut pool, g, 0, &mut out).unwrap();
+    // TCP options push the headers past a 64-byte head frame.
+    let mut pool64 = FramePool::heap(8, 64);
+    let opts = SegSpec {
+        tcp_opts: vec![1; 12],
+        ..SegSpec::tcp4(0, 10)
+    }
+    .build();
+    let split = pool64.packet_from(&opts).unwrap();
+    gro.receive(&mut pool64, split, 0, &mut out).unwrap();
     assert_eq!(
         (gro.stats().reason("nonlinear"), gro.stats().reason("gso")),
         (1, 1)
     );
+    let p = out.pop().unwrap();
+    pool64.release(p);
     for p in out.drain() {
         pool.release(p);
     }
-    assert_eq!(pool.free_count(), 8);
+    assert_eq!((pool.free_count(), pool64.free_count()), (8, 8));
+}
+
+/// Jumbo segments whose payload runs over several small pool frames merge
+/// like linear ones (payload sums across pieces, odd piece offsets included).
+#[test]
+fn chained_segments_merge() {
+    for (name, mk) in BOTH {
+        for frame_size in [97usize, 128, 199] {
+            let a = mk(7, 333);
+            let segs = [a.clone(), a.next(333), a.next(333).next(200)];
+            let mut pool = FramePool::heap(64, frame_size);
+            let mut gro = Gro::new(GroConfig::default());
+            let mut input = Batch::with_capacity(4);
+            for s in &segs {
+                let p = pool.packet_from(&s.build()).unwrap();
+                assert!(!p.is_linear());
+                input.push(p).unwrap();
+            }
+            let mut out = Batch::with_capacity(4);
+            coalesce(&mut gro, &mut pool, &mut input, &mut out);
+            assert_eq!(out.len(), 1, "{name} {frame_size}");
+            let p = out.pop().unwrap();
+            assert_eq!(p.gso_segs, 3);
+            let mut b = Vec::new();
+            pool.copy_out(&p, &mut b);
+            let l = verify(&b).unwrap();
+            let want: Vec<u8> = segs.iter().flat_map(|s| s.payload.clone()).collect();
+            assert_eq!(&b[l.payload_off..l.end], &want[..]);
+            pool.release(p);
+            assert_eq!(pool.free_count(), 64);
+        }
+    }
+}
+
+/// A bad checksum is caught in any piece of a chained segment.
+#[test]
+fn chained_bad_checksum_is_caught() {
+    let mut f = SegSpec::tcp6(0, 400).build();
+    let last = f.len() - 3;
+    f[last] ^= 1;
+    let mut pool = FramePool::heap(16, 128);
+    let mut gro = Gro::new(GroConfig::default());
+    let mut out = Batch::with_capacity(4);
+    let p = pool.packet_from(&f).unwrap();
+    gro.receive(&mut pool, p, 0, &mut out).unwrap();
+    assert_eq!(gro.stats().reason("tcp_csum"), 1);
+    for p in out.drain() {
+        pool.release(p);
+    }
 }
 
 // ---- UDP -------------------------------------------------------------------------
@@ -971,6 +1029,7 @@ mod prop {
             picks in proptest::collection::vec(any::<u8>(), 0..200),
             max_flows in 1usize..8,
             poll in 1usize..40,
+            small_frames in any::<bool>(),
         ) {
             // Build each flow's frames in order, then interleave by `picks`.
             let mut per_flow: Vec<Vec<SegSpec>> = Vec::new();
@@ -999,7 +1058,8 @@ mod prop {
                 cursors[k] += 1;
             }
 
-            let mut pool = FramePool::heap(FRAMES, 2048);
+            // Small frames chain every segment over several frames.
+            let mut pool = FramePool::heap(FRAMES, if small_frames { 128 } else { 2048 });
             let mut gro = Gro::new(GroConfig { max_flows, ..GroConfig::default() });
             let mut outs: Vec<Vec<u8>> = Vec::new();
             for chunk in order.chunks(poll) {
