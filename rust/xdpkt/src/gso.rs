@@ -39,8 +39,9 @@ pub struct GsoOptions {
     /// packet's own `gso_size` (re-segmenting a GRO aggregate).
     pub mss: Option<u16>,
     /// Keep the first IPv4 ID on every segment instead of incrementing it
-    /// (the kernel's `SKB_GSO_TCP_FIXEDID`, which GRO sets when it merged
-    /// segments with equal IDs). Applied to IPv4 UDP too when asked; no
+    /// (the kernel's `SKB_GSO_TCP_FIXEDID`). A packet whose
+    /// [`Packet::gso_fixed_id`] is set (a GRO aggregate of fixed-ID segments)
+    /// gets fixed IDs either way. Applied to IPv4 UDP too when asked; no
     /// effect on IPv6.
     pub fixed_id: bool,
 }
@@ -142,7 +143,7 @@ impl From<ParseError> for GsoError {
 /// beyond the IP length is dropped. Per segment (kernel rules):
 /// TCP seq₀ + i·mss, FIN/PSH only on the last, CWR only on the first, other
 /// flags, options and `urg_ptr` copied; IPv4 ID₀ + i (mod 2¹⁶) unless
-/// `fixed_id`; IPv4 `tot_len` / IPv6 `payload_len` and UDP length per segment,
+/// `opts.fixed_id` or `pkt.gso_fixed_id`; IPv4 `tot_len` / IPv6 `payload_len` and UDP length per segment,
 /// a UDP checksum of 0 sent as 0xFFFF.
 ///
 /// On error nothing is pushed, every frame taken is returned to the pool,
@@ -234,7 +235,7 @@ fn plan<M: FrameMemory>(
     }
     let hdr = layout.header_len();
     let cap = pool.frame_capacity();
-    if hdr > cap || cap == 0 {
+    if hdr > cap {
         return Err(GsoError::HeaderTooLarge {
             header_len: hdr,
             frame_capacity: cap,
@@ -401,45 +402,113 @@ fn pass_through<M: FrameMemory>(
     }
 }
 
-/// The unchanging inputs of every segment's header rewrite.
+/// The unchanging inputs of every segment's header rewrite, with the parts
+/// of both header checksums that do not change from segment to segment
+/// summed once (per segment only the rewritten fields are added).
 struct Template {
     layout: Layout,
     mss: usize,
     nseg: usize,
     fixed_id: bool,
-    /// Pseudo-header sum without length.
-    pseudo: u32,
     ip_id: u16,
     seq: u32,
     flags: u8,
+    /// The TCP data-offset byte (high byte of the flag word).
+    doff: u8,
+    /// IPv4 header sum with `tot_len`, the checksum and (unless fixed) the ID zeroed.
+    ip_base: u32,
+    /// Pseudo-header (no length) + L4 header with the checksum and the
+    /// per-segment fields (TCP seq and flag word, UDP length) zeroed.
+    l4_base: u32,
 }
 
 impl Template {
+    fn new(head: &[u8], l: Layout, mss: usize, nseg: usize, fixed_id: bool) -> Template {
+        let mut scratch = [0u8; 60];
+        let mut ip_id = 0;
+        let mut ip_base = 0;
+        if l.l3 == L3::V4 {
+            let ip = ipv4::Packet::new_unchecked(&head[l.l3_off..l.l4_off]);
+            ip_id = ip.ident();
+            // IHL is at most 15 words = 60 bytes.
+            let h = &mut scratch[..l.l3_len];
+            h.copy_from_slice(&head[l.l3_off..l.l4_off]);
+            let mut ip = ipv4::Packet::new_unchecked(&mut h[..]);
+            ip.set_total_len(0);
+            ip.set_checksum(0);
+            if !fixed_id {
+                ip.set_ident(0);
+            }
+            ip_base = checksum::sum(h, 0);
+        }
+        let l4_hdr = &head[l.l4_off..l.payload_off];
+        // TCP data offset is at most 15 words = 60 bytes; UDP is 8.
+        let h = &mut scratch[..l4_hdr.len()];
+        h.copy_from_slice(l4_hdr);
+        let (mut seq, mut flags, mut doff) = (0, 0, 0);
+        match l.l4 {
+            L4::Tcp => {
+                let mut t = tcp::Packet::new_unchecked(&mut h[..]);
+                (seq, flags, doff) = (t.seq(), t.flags(), h_doff(t.flag_word()));
+                t.set_seq(0);
+                t.set_checksum(0);
+                t.set_flags(0);
+                // The data-offset byte shares a 16-bit word with the flags.
+                h[tcp::FLAG_WORD_OFFSET] = 0;
+            }
+            L4::Udp => {
+                let mut u = udp::Packet::new_unchecked(&mut h[..]);
+                u.set_len(0);
+                u.set_checksum(0);
+            }
+        }
+        let l4_base = checksum::sum(h, pseudo_base(head, &l));
+        Template {
+            layout: l,
+            mss,
+            nseg,
+            fixed_id,
+            ip_id,
+            seq,
+            flags,
+            doff,
+            ip_base,
+            l4_base,
+        }
+    }
+
     /// Rewrites the copied headers `h` (frame start .. payload) for segment
     /// `i` carrying `pay` payload bytes, and returns the L4 checksum partial
-    /// sum over pseudo-header + L4 header (checksum field zeroed).
+    /// sum over pseudo-header + L4 header.
     fn patch(&self, h: &mut [u8], i: usize, pay: usize) -> u32 {
         let l = &self.layout;
         let l4_len = l.l4_len() + pay;
+        // An IP packet is at most 65535 bytes, so every length here fits 16 bits.
+        let l4_len16 = l4_len as u16;
         match l.l3 {
             L3::V4 => {
+                let tot = (l.l3_len + l4_len) as u16;
                 let mut ip = ipv4::Packet::new_unchecked(&mut h[l.l3_off..l.l4_off]);
-                ip.set_total_len((l.l3_len + l4_len) as u16);
+                ip.set_total_len(tot);
+                let mut sum = self.ip_base + u32::from(tot);
                 if !self.fixed_id {
                     // inet_gso_segment: id++ per segment, wrapping at 2^16.
-                    ip.set_ident(self.ip_id.wrapping_add(i as u16));
+                    let id = self.ip_id.wrapping_add(i as u16);
+                    ip.set_ident(id);
+                    sum += u32::from(id);
                 }
-                ip.fill_checksum();
+                ip.set_checksum(checksum::finish(sum));
             }
             L3::V6 => {
                 let mut ip = ipv6::Packet::new_unchecked(&mut h[l.l3_off..l.l4_off]);
                 ip.set_payload_len((l.l3_len - ipv6::HEADER_LEN + l4_len) as u16);
             }
         }
+        // Pseudo-header length (RFC 793/8200), then the rewritten L4 fields.
+        let mut sum = self.l4_base + u32::from(l4_len16);
         match l.l4 {
             L4::Tcp => {
-                let mut t = tcp::Packet::new_unchecked(&mut h[l.l4_off..]);
-                t.set_seq(self.seq.wrapping_add((i * self.mss) as u32));
+                let seq = self.seq.wrapping_add((i * self.mss) as u32);
                 let mut flags = self.flags;
                 // tcp_gso_segment: FIN and PSH only on the last segment ...
                 if i + 1 < self.nseg {
@@ -449,18 +518,28 @@ impl Template {
                 if i > 0 {
                     flags &= !tcp::CWR;
                 }
+                let mut t = tcp::Packet::new_unchecked(&mut h[l.l4_off..]);
+                t.set_seq(seq);
                 t.set_flags(flags);
                 t.set_checksum(0);
+                sum += (seq >> 16)
+                    + (seq & 0xffff)
+                    + u32::from(u16::from_be_bytes([self.doff, flags]));
             }
             L4::Udp => {
                 let mut u = udp::Packet::new_unchecked(&mut h[l.l4_off..]);
-                u.set_len(l4_len as u16);
+                u.set_len(l4_len16);
                 u.set_checksum(0);
+                sum += u32::from(l4_len16);
             }
         }
-        let len_sum = (l4_len >> 16) as u32 + (l4_len & 0xffff) as u32;
-        checksum::sum(&h[l.l4_off..], self.pseudo + len_sum)
+        sum
     }
+}
+
+/// The data-offset byte of a TCP flag word (offset 12..16: doff, flags, window).
+const fn h_doff(flag_word: u32) -> u8 {
+    (flag_word >> 24) as u8
 }
 
 /// Where the next payload byte of the input chain is.
@@ -482,27 +561,9 @@ fn write_segments<M: FrameMemory>(
     let head_idx = pkt.head_frame().index();
     let (head_off, head_len) = pool.window_at(head_idx);
     let (head_off, head_len) = (head_off as usize, head_len as usize);
-    let t = {
-        let head = pool.head(pkt);
-        let ip_id = v4_id(head, &l);
-        let (seq, flags) = match l.l4 {
-            L4::Tcp => {
-                let th = tcp::Packet::new_unchecked(&head[l.l4_off..l.payload_off]);
-                (th.seq(), th.flags())
-            }
-            L4::Udp => (0, 0),
-        };
-        Template {
-            layout: l,
-            mss: plan.mss,
-            nseg: plan.nseg,
-            fixed_id: opts.fixed_id,
-            pseudo: pseudo_base(head, &l),
-            ip_id,
-            seq,
-            flags,
-        }
-    };
+    // inet_gso_segment takes FIXEDID from the packet's gso_type; the option adds to it.
+    let fixed_id = opts.fixed_id || pkt.gso_fixed_id;
+    let t = Template::new(pool.head(pkt), l, plan.mss, plan.nseg, fixed_id);
     let mut cur = Cursor {
         idx: head_idx,
         off: head_off + hdr,
@@ -529,13 +590,6 @@ fn write_segments<M: FrameMemory>(
         remaining -= pay;
     }
     Ok(plan.nseg)
-}
-
-fn v4_id(head: &[u8], l: &Layout) -> u16 {
-    match l.l3 {
-        L3::V4 => ipv4::Packet::new_unchecked(&head[l.l3_off..l.l4_off]).ident(),
-        L3::V6 => 0,
-    }
 }
 
 /// Takes back the `n` segments already pushed (failure after the checks:
@@ -848,11 +902,13 @@ pub(crate) mod tests {
         v
     }
 
+    const POOL_FRAMES: u32 = 8192;
+
     /// Segments `frame` from a pool of `frames` × `frame_size` and returns the
     /// segment bytes; checks that releasing everything restores the pool.
     fn run(frame: &[u8], frame_size: usize, opts: GsoOptions) -> Result<Vec<Vec<u8>>, GsoError> {
-        let mut pool = FramePool::heap(4096, frame_size);
-        let mut out = Batch::with_capacity(1024);
+        let mut pool = FramePool::heap(POOL_FRAMES, frame_size);
+        let mut out = Batch::with_capacity(POOL_FRAMES as usize);
         let pkt = pool.packet_from(frame).unwrap();
         let r = segment(&mut pool, pkt, opts, &mut out);
         let res = match r {
@@ -883,7 +939,11 @@ pub(crate) mod tests {
         for p in out.drain() {
             pool.release(p);
         }
-        assert_eq!(pool.free_count(), 4096, "every frame back in the pool");
+        assert_eq!(
+            pool.free_count(),
+            POOL_FRAMES as usize,
+            "every frame back in the pool"
+        );
         res
     }
 
@@ -1041,6 +1101,28 @@ pub(crate) mod tests {
         )
         .unwrap();
         check_segments(&spec, &segs, 1000, true);
+    }
+
+    #[test]
+    fn an_aggregate_with_fixed_ids_keeps_them() {
+        let spec = Spec::new(false, false, 3000);
+        let mut pool = FramePool::heap(16, 2048);
+        let mut out = Batch::with_capacity(8);
+        let mut pkt = pool.packet_from(&spec.build()).unwrap();
+        pkt.gso_size = 1000;
+        pkt.gso_type = GsoType::TcpV4;
+        pkt.gso_fixed_id = true;
+        assert_eq!(
+            segment(&mut pool, pkt, GsoOptions::default(), &mut out).ok(),
+            Some(3)
+        );
+        let segs: Vec<Vec<u8>> = out.iter().map(|p| bytes_of(&pool, p)).collect();
+        check_segments(&spec, &segs, 1000, true);
+        assert!(out.iter().all(|p| !p.gso_fixed_id));
+        for p in out.drain() {
+            pool.release(p);
+        }
+        assert_eq!(pool.free_count(), 16);
     }
 
     #[test]
@@ -1378,6 +1460,43 @@ pub(crate) mod tests {
             pool.release(pkt);
         }
         assert_eq!(pool.free_count(), 8);
+    }
+
+    #[test]
+    fn a_chain_shorter_than_its_length_rolls_back() {
+        // Corrupt the accounting on purpose (only possible inside the crate):
+        // the tail frame holds 500 bytes fewer than the packet length says.
+        let spec = Spec::new(false, false, 3000);
+        let frame = spec.build();
+        for (m, partial) in [(1000u16, false), (4000, true)] {
+            let mut pool = FramePool::heap(16, 1024);
+            let mut out = Batch::with_capacity(8);
+            out.push(pool.packet_from(&[9; 10]).unwrap()).unwrap();
+            let mut pkt = pool.packet_from(&frame).unwrap();
+            if partial {
+                pkt.csum = CsumState::Partial {
+                    start: 0,
+                    offset: 0,
+                };
+            }
+            let tail = crate::pool::Frame::from_index(pkt.tail);
+            let (off, len) = pool.window(&tail);
+            pool.set_window(&tail, off, len - 500).unwrap();
+            let free = pool.free_count();
+            let (p, e) = segment(&mut pool, pkt, mss(m), &mut out).unwrap_err();
+            assert_eq!(e.reason(), "broken_chain");
+            assert_eq!(
+                pool.free_count(),
+                free,
+                "segments already built are released"
+            );
+            assert_eq!(out.len(), 1, "segments already pushed are taken back");
+            pool.release(p);
+            for p in out.drain() {
+                pool.release(p);
+            }
+            assert_eq!(pool.free_count(), 16);
+        }
     }
 
     #[test]

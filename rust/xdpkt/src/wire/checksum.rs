@@ -144,6 +144,32 @@ mod tests {
     }
 
     #[test]
+    fn every_length_and_alignment() {
+        let buf: Vec<u8> = (0..600u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for off in 0..8 {
+            for n in 0..(buf.len() - off) {
+                for init in [0u32, 1, 0xffff, 0x1fffe] {
+                    let want = naive(&buf[off..off + n]);
+                    let want = fold(u32::from(want) + init);
+                    assert_eq!(
+                        fold(sum(&buf[off..off + n], init)),
+                        want,
+                        "off {off} len {n}"
+                    );
+                }
+            }
+        }
+        // All-ones words: carries out of every lane.
+        let ones = [0xffu8; 4099];
+        assert_eq!(
+            fold(sum(&ones, 0xffff)),
+            fold(u32::from(naive(&ones)) + 0xffff)
+        );
+    }
+
+    #[test]
     fn rfc1071_example() {
         // RFC 1071 §3 numerical example: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2.
         let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
