@@ -5,7 +5,8 @@
 //! rewrite of finished aggregates. It follows `net/core/gro.c`
 //! (`dev_gro_receive`, `napi_gro_flush`), `inet_gro_receive` /
 //! `ipv6_gro_receive`, `tcp_gro_receive` and `udp_gro_receive_segment` of
-//! Linux 6.18; `CONFORMANCE.md` (GRO) lists the rules and where we differ.
+//! Linux 6.18. `CONFORMANCE.md` (GRO) lists the rules; `docs/gro.md` says
+//! where we differ from the kernel and which cases were checked against it.
 //!
 //! Zero copy, zero allocation: merging a segment pulls its window to the L4
 //! payload ([`FramePool::pull_head`]) and chains its frames onto the held
@@ -111,9 +112,12 @@ impl Gro {
 
     /// One packet from the NIC.
     ///
-    /// Delivers into `out` whatever must leave now: packets that are not
-    /// merged are delivered immediately, *without* flushing a held aggregate
-    /// first (kernel behaviour), and aggregates that a rule flushed.
+    /// Delivers into `out` whatever must leave now: a packet that is not
+    /// merged or held is delivered at once, and aggregates that a rule
+    /// flushed. As in the kernel, a packet rejected before the flow lookup
+    /// (malformed, IPv4 options, fragment, bad checksum) leaves held packets
+    /// alone; one whose merge was tried and refused (pure ACK, flags, seq,
+    /// header or length mismatch) flushes its own flow's held packet first.
     /// `now_ns` is the caller's clock, remembered per held flow for
     /// [`Gro::flush_older_than`]. Needs `out.room() >= 2`, otherwise returns
     /// `Err(pkt)` untouched and counts nothing.
