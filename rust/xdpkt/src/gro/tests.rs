@@ -2,7 +2,7 @@
 //! `tools/testing/selftests/drivers/net/gro.c` (data, ack, flags, tcp, ip,
 //! large), each for IPv4 and IPv6, plus the rules that selftest does not cover.
 
-use super::testkit::{pattern, verify, SegSpec};
+use super::testkit::{verify, SegSpec};
 use super::*;
 use crate::wire::dissect;
 use crate::wire::tcp::{ACK, CWR, FIN, PSH, RST, SYN, URG};
@@ -512,12 +512,14 @@ fn ipv6_flow_label_and_payload_len_mismatch() {
         .build(),
     ]);
     assert_eq!(sizes(&o), [PL, PL]);
+    // Trailing bytes beyond payload_len: not merged, the held packet leaves
+    // first (6.18, checked on a veth pair).
     let mut trailing = a.next(PL).build();
     trailing.extend_from_slice(&[0; 4]);
     let (o, s) = run(&[a.build(), trailing.clone(), a.next(PL).build()]);
-    assert_eq!(o[0].bytes, trailing);
+    assert_eq!(o[1].bytes, trailing);
     assert_eq!(s.reason("ipv6_payload_len_mismatch"), 1);
-    assert_eq!(sizes(&o[1..]), [2 * PL]);
+    assert_eq!(sizes(&o), [PL, PL, PL]);
 }
 
 // ---- large_* -------------------------------------------------------------------
@@ -575,18 +577,33 @@ fn max_size_config_caps_the_aggregate() {
 
 // ---- beyond the selftest ---------------------------------------------------------
 
+/// Checked against 6.18 on a veth pair: a frame with bytes beyond the IP
+/// length (Ethernet padding of a tiny segment) is never merged, and a held
+/// packet of its flow is flushed before it.
 #[test]
-fn padded_one_byte_segments_merge_and_single_keeps_padding() {
+fn padded_segments_never_merge_and_flush_their_flow() {
     let a = SegSpec::tcp4(0, 1);
     assert_eq!(a.build().len(), 60);
     let frames = [a.build(), a.next(1).build(), a.next(1).next(1).build()];
-    let (o, _) = run(&frames);
-    assert_eq!(sizes(&o), [3]);
-    assert_eq!(o[0].bytes.len(), 14 + 40 + 3);
-    assert_eq!(o[0].payload_bytes(), pattern(0, 3));
-    // Alone, the padded frame comes out byte-identical, padding included.
-    let (o, _) = run(&frames[..1]);
-    assert_eq!(o[0].bytes, frames[0]);
+    let (o, s) = run(&frames);
+    assert_eq!(sizes(&o), [1, 1, 1]);
+    for (o, f) in o.iter().zip(&frames) {
+        assert_eq!(&o.bytes, f);
+    }
+    assert_eq!(s.reason("ipv4_padding"), 3);
+    // Held 100-byte segment, then a padded 1-byte one of the flow, then the next full one.
+    let p = SegSpec::tcp4(0, PL);
+    let x = SegSpec::tcp4(PL as u32, 1);
+    let (o, _) = run(&[p.build(), x.build(), SegSpec::tcp4(PL as u32, PL).build()]);
+    assert_eq!(sizes(&o), [PL, 1, PL]);
+    assert_eq!(o[1].bytes, x.build());
+    // UDP: the datagram passes, the held packet stays (udp_gro_receive_segment returns early).
+    let u = SegSpec::udp4(0, PL);
+    let short = SegSpec::udp4(PL as u32, 2);
+    let (o, s) = run_cfg(udp_cfg(), &[u.build(), short.build(), u.next(PL).build()]);
+    assert_eq!(o[0].bytes, short.build());
+    assert_eq!(o[1].gso_segs, 2);
+    assert_eq!(s.reason("udp_len_mismatch"), 1);
 }
 
 #[test]
