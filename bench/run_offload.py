@@ -614,8 +614,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--py-max-time", type=float, default=1.0)
     ap.add_argument("--lcore", type=int, default=0, help="CPU both sides are pinned to")
     ap.add_argument("--skip", action="append", default=[], choices=["core", "python", "files"])
-    ap.add_argument("--json", type=Path, default=BENCH / "results" / "offload.json")
+    ap.add_argument(
+        "--json", type=Path, default=None, help="raw results (default bench/results/offload[-quick].json)"
+    )
     ap.add_argument("--no-md", action="store_true", help="do not rewrite bench/RESULTS.md / offload.png")
+    ap.add_argument("--md", action="store_true", help="with --quick: rewrite RESULTS.md / offload.png anyway")
     ap.add_argument("--tmp", type=Path, default=None, help="work directory (default: a fresh temp dir)")
     a = ap.parse_args(argv)
     a.rounds = a.rounds or (2 if a.quick else 5)
@@ -625,6 +628,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         a.scapy_frames = min(a.scapy_frames, 2000)
         a.py_max_time = min(a.py_max_time, 0.3)
+        # an orientation run never replaces the published numbers unless asked
+        a.no_md = a.no_md or not a.md
+    if a.json is None:
+        a.json = BENCH / "results" / ("offload-quick.json" if a.quick else "offload.json")
 
     results: dict[str, Any] = {
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

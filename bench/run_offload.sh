@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the offload benchmarks of issue 2 (bench/RESULTS.md, "Offload engine").
 #   bench/run_offload.sh            full run (~5 min): 1,000,000-frame files, 5 core rounds
-#   bench/run_offload.sh --quick    orientation run (~1.5 min)
+#   bench/run_offload.sh --quick    orientation run (~2 min; writes bench/results/offload-quick.json only)
 #   bench/run_offload.sh --help     every option (bench/run_offload.py)
 # Needs: gcc, pkg-config, libdpdk-dev (22.11), libpcap-dev, GNU time, cargo; installs the
 # missing Debian packages when run as root. Python tools go into a venv (default: .venv at
