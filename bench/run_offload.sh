@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for the offload benchmarks of issue 2 (bench/RESULTS.md, "Offload engine").
-#   bench/run_offload.sh            full run (~5 min): 1,000,000-frame files, 5 core rounds
+#   bench/run_offload.sh            full run (~8 min on a busy 2-core machine): 1,000,000-frame files
 #   bench/run_offload.sh --quick    orientation run (~2 min; writes bench/results/offload-quick.json only)
 #   bench/run_offload.sh --help     every option (bench/run_offload.py)
 # Needs: gcc, pkg-config, libdpdk-dev (22.11), libpcap-dev, GNU time, cargo; installs the
