@@ -5,7 +5,8 @@
 frames by building each one with scapy layers and letting scapy compute the
 lengths and checksums.  `coalesce(frames)` parses every frame with scapy,
 merges in-order TCP segments of the same flow (same addresses, ports, ack,
-flags, window, TTL, options) and rebuilds each aggregate with scapy.
+flags but PSH/FIN, window, TTL, options; a PSH or FIN segment ends the
+aggregate) and rebuilds each aggregate with scapy.
 
 Deliberately *less* work than xdpkt's engine, so the ratio is conservative:
 no input checksum verification in `coalesce`, no IPv4 ID / TOS / DF rules.
@@ -98,7 +99,8 @@ def _flow_key(p: Packet) -> tuple[Any, ...] | None:
 
 def _same_headers(a: Packet, b: Packet) -> bool:
     ta, tb = a[TCP], b[TCP]
-    if ta.ack != tb.ack or ta.window != tb.window or int(ta.flags) != int(tb.flags):
+    # flags must match except PSH/FIN, which a merged segment brings to the head and ends it
+    if ta.ack != tb.ack or ta.window != tb.window or (int(ta.flags) ^ int(tb.flags)) & ~(PSH | FIN):
         return False
     if ta.options != tb.options:
         return False
@@ -151,6 +153,12 @@ def coalesce(frames: Iterable[bytes | Packet], max_size: int = 65535) -> list[by
                 h.payload += payload
                 h.next_seq = (h.next_seq + len(payload)) & 0xFFFFFFFF
                 h.segs += 1
+                end = int(p[TCP].flags) & (PSH | FIN)
+                if end:
+                    h.head[TCP].flags = int(h.head[TCP].flags) | end
+                    out.append(h.build())
+                    del held[key]
+                    order.remove(key)
                 continue
             out.append(h.build())
             del held[key]
