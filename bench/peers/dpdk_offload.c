@@ -22,6 +22,12 @@
  * writes the IPv4 and full TCP checksum of every aggregate; GSO writes the
  * IPv4 header checksum and full TCP checksum of every segment.
  *
+ * JSON fields beyond the common ones: in_per_iter / out_per_iter (packets in
+ * and out of one iteration), bad_csum (inputs that failed verification),
+ * outputs_valid (every output of one untimed iteration has valid IPv4 and TCP
+ * checksums: false is expected for "bare", DPDK leaves them stale), cpu_pps /
+ * cpu_gbps (rates per CPU-second of the process), *_reps (each repetition).
+ *
  * DPDK 22.11 has neither TCP/IPv6 GRO nor TCP/IPv6 GSO (nor USO): an IPv6 or
  * UDP input prints a {"status":"no peer"} line and exits 0.
  */

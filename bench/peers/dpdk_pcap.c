@@ -89,7 +89,8 @@ static void run_gro(pcap_t *in, pcap_dumper_t *out, unsigned burst)
 				DIE("mbuf pool exhausted");
 			*ts_of(m) = h->ts;
 			if (h->caplen > RTE_MBUF_DEFAULT_DATAROOM || h->caplen != h->len) {
-				/* too big for an mbuf, or truncated: written unchanged */
+				/* too big for an mbuf, or truncated: written unchanged,
+				 * ahead of the burst it arrived in (never in our inputs) */
 				struct pcap_pkthdr hh = *h;
 				pcap_dump((u_char *)out, &hh, d);
 				frames_out++;

@@ -50,6 +50,35 @@ static inline double cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static char peer_runtime_dir[PATH_MAX];
+
+/* Removes the runtime directory the EAL made (also on an error exit). */
+static void peer_remove_runtime_dir(void)
+{
+	if (peer_runtime_dir[0] == '\0')
+		return;
+	DIR *d = opendir(peer_runtime_dir);
+	if (d != NULL) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			char f[PATH_MAX + 256];
+			snprintf(f, sizeof f, "%s/%s", peer_runtime_dir, e->d_name);
+			unlink(f);
+		}
+		closedir(d);
+	}
+	rmdir(peer_runtime_dir);
+	peer_runtime_dir[0] = '\0';
+}
+
+static inline void peer_eal_cleanup(void)
+{
+	rte_eal_cleanup();
+	peer_remove_runtime_dir();
+}
+
 /* Start the EAL as a plain process: no hugepages (anonymous memory instead),
  * no PCI scan, one lcore, no shared config files (--no-shconf; --in-memory
  * is refused together with --no-huge), no telemetry socket, and a
@@ -68,26 +97,8 @@ static inline void peer_eal_init(const char *prog, unsigned lcore, unsigned mem_
 	int eal_argc = (int)(sizeof eal_argv / sizeof eal_argv[0]) - 1;
 	if (rte_eal_init(eal_argc, eal_argv) < 0)
 		DIE("rte_eal_init failed: %s", rte_strerror(rte_errno));
-}
-
-static inline void peer_eal_cleanup(void)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", rte_eal_get_runtime_dir());
-	rte_eal_cleanup();
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char f[PATH_MAX + 256];
-		snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
-		unlink(f);
-	}
-	closedir(d);
-	rmdir(dir);
+	snprintf(peer_runtime_dir, sizeof peer_runtime_dir, "%s", rte_eal_get_runtime_dir());
+	atexit(peer_remove_runtime_dir);
 }
 
 /* Software parse of a received frame, the way an application feeding
