@@ -46,6 +46,7 @@ pub struct GroConfig {
     pub max_size: u32,
     /// Packets held at once (one per flow). Default 64, the kernel's
     /// `GRO_HASH_BUCKETS` (8) × `MAX_GRO_SKBS` (8). When full, the oldest flushes.
+    /// 0 counts as 1. A veth device (no RX hash, one bucket) behaves like 8.
     pub max_flows: usize,
     /// UDP GRO with `rx-udp-gro-forwarding` semantics. Default off: UDP passes through.
     pub udp: bool,

@@ -717,6 +717,33 @@ fn full_table_flushes_oldest() {
     assert_eq!(o[0].bytes, frames[0]);
 }
 
+/// On a veth pair (no RX hash, every flow in one `gro_hash` bucket of
+/// `MAX_GRO_SKBS` = 8), 6.18 merges 8 interleaved flows × 2 segments into 8
+/// pairs and 9 flows into nothing (each first segment is evicted before its
+/// second arrives). `max_flows: 8` reproduces that exactly.
+#[test]
+fn eight_held_flows_like_a_veth_bucket() {
+    let cfg = GroConfig {
+        max_flows: 8,
+        ..GroConfig::default()
+    };
+    for (n, want_out, want_aggs) in [(8u16, 8usize, 8u64), (9, 18, 0), (12, 24, 0)] {
+        let flows: Vec<SegSpec> = (0..n)
+            .map(|k| SegSpec {
+                src_port: 2000 + k,
+                ..SegSpec::tcp4(0, PL)
+            })
+            .collect();
+        let frames: Vec<_> = flows
+            .iter()
+            .map(SegSpec::build)
+            .chain(flows.iter().map(|f| f.next(PL).build()))
+            .collect();
+        let (o, s) = run_cfg(cfg, &frames);
+        assert_eq!((o.len(), s.aggregates), (want_out, want_aggs), "{n} flows");
+    }
+}
+
 #[test]
 fn malformed_frames_pass_untouched_in_order_and_counted() {
     let held = SegSpec::tcp4(0, PL).build();
