@@ -12,32 +12,52 @@
 /// padded with a zero byte on the right.
 #[inline]
 pub fn sum(data: &[u8], initial: u32) -> u32 {
-    // Wide accumulation: add 32-bit big-endian words into a u64, fold at the end.
-    let mut acc: u64 = u64::from(initial);
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let hi = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        let lo = u32::from_be_bytes([c[4], c[5], c[6], c[7]]);
-        acc += u64::from(hi) + u64::from(lo);
+    // RFC 1071 §2(B): the ones'-complement sum is byte-order independent, so
+    // words are added in native order (no per-word byte swap) and the 16-bit
+    // result is swapped once at the end. Two independent 64-bit
+    // add-with-carry chains over 16-byte blocks; carries are counted apart.
+    let (mut a, mut b, mut carries) = (0u64, 0u64, 0u64);
+    let mut blocks = data.chunks_exact(16);
+    for c in &mut blocks {
+        let x = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let y = u64::from_ne_bytes([c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15]]);
+        let (s, o) = a.overflowing_add(x);
+        a = s;
+        carries += u64::from(o);
+        let (s, o) = b.overflowing_add(y);
+        b = s;
+        carries += u64::from(o);
     }
-    let mut rest = chunks.remainder();
-    if rest.len() >= 4 {
-        acc += u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]));
-        rest = &rest[4..];
+    // Fold to a u64 of 32-bit halves (no overflow: each term < 2^33).
+    let mut acc = (a & 0xffff_ffff) + (a >> 32) + (b & 0xffff_ffff) + (b >> 32) + carries;
+    let mut words = blocks.remainder().chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
     }
+    // Fold 64 -> 16 bits without losing carries, then back to network order.
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    let native = acc as u16;
+    let mut s = u64::from(if cfg!(target_endian = "little") {
+        native.swap_bytes()
+    } else {
+        native
+    });
+    // The 0..=3 trailing bytes, as big-endian words (an odd last byte is the high half).
+    let mut rest = words.remainder();
     if rest.len() >= 2 {
-        acc += u64::from(u16::from_be_bytes([rest[0], rest[1]]));
+        s += u64::from(u16::from_be_bytes([rest[0], rest[1]]));
         rest = &rest[2..];
     }
     if let Some(&b) = rest.first() {
-        acc += u64::from(b) << 8;
+        s += u64::from(b) << 8;
     }
-    // Fold 64 -> 32 bits without losing carries.
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    s += u64::from(initial);
     // Keep the partial sum small so callers can keep adding u16s safely.
-    let s = (acc & 0xffff) + (acc >> 16);
-    s as u32
+    s = (s & 0xffff_ffff) + (s >> 32);
+    ((s & 0xffff) + (s >> 16)) as u32
 }
 
 /// Fold a partial sum to 16 bits (not complemented).
@@ -112,11 +132,41 @@ mod tests {
     fn naive(data: &[u8]) -> u16 {
         let mut s: u32 = 0;
         for c in data.chunks(2) {
-            let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) << 8 };
+            let w = if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from(c[0]) << 8
+            };
             s += u32::from(w);
             s = (s & 0xffff) + (s >> 16);
         }
         s as u16
+    }
+
+    #[test]
+    fn every_length_and_alignment() {
+        let buf: Vec<u8> = (0..600u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for off in 0..8 {
+            for n in 0..(buf.len() - off) {
+                for init in [0u32, 1, 0xffff, 0x1fffe] {
+                    let want = naive(&buf[off..off + n]);
+                    let want = fold(u32::from(want) + init);
+                    assert_eq!(
+                        fold(sum(&buf[off..off + n], init)),
+                        want,
+                        "off {off} len {n}"
+                    );
+                }
+            }
+        }
+        // All-ones words: carries out of every lane.
+        let ones = [0xffu8; 4099];
+        assert_eq!(
+            fold(sum(&ones, 0xffff)),
+            fold(u32::from(naive(&ones)) + 0xffff)
+        );
     }
 
     #[test]
@@ -130,15 +180,15 @@ mod tests {
     fn ipv4_header_known_value() {
         // A captured IPv4 header whose checksum field is 0xb861.
         let h = [
-            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8, 0x00,
-            0x01, 0xc0, 0xa8, 0x00, 0xc7,
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
         ];
         assert_eq!(finish(sum(&h, 0)), 0xb861);
     }
 
     proptest! {
         #[test]
-        fn matches_naive(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fn matches_naive(data in proptest::collection::vec(any::<u8>(), 0..1600)) {
             prop_assert_eq!(fold(sum(&data, 0)), naive(&data));
         }
 
