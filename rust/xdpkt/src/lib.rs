@@ -8,7 +8,9 @@
 pub mod batch;
 pub mod gro;
 pub mod gso;
+pub mod offline;
 pub mod packet;
+pub mod pcap;
 pub mod pool;
 pub mod wire;
 
