@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -46,91 +46,24 @@ def oracle() -> Iterator[oracle_mod.KernelOracle]:
         yield o
 
 
-def _ipv4_header_ok(frame: bytes) -> bool:
-    p = cases.parse(frame)
-    if p.v6 or p.l3_len is None:
-        return True
-    ihl = (frame[p.l3] & 0x0F) * 4
-    return cases.internet_checksum(frame[p.l3 : p.l3 + ihl]) == 0
+def _coalesce(frames: list[bytes], max_size: int, udp: bool) -> Sequence[Any]:
+    result: Sequence[Any] = gro.coalesce(frames, max_size=max_size, udp=udp)
+    return result
 
 
-def _ours_gro(case: cases.GroCase) -> list[oracle_mod.Out]:
-    packets: list[Any] = gro.coalesce(list(case.frames), max_size=case.max_size, udp=case.udp)
-    outs = []
-    for p in packets:
-        frame = bytes(p)
-        gso_size = int(p.gso_size)
-        if gso_size:
-            # Ours must be valid on its own where the kernel leaves the checksum partial.
-            assert cases.l4_checksum_ok(frame), f"{case.name}: our merged frame has a bad L4 checksum"
-            assert _ipv4_header_ok(frame), f"{case.name}: our merged frame has a bad IPv4 header checksum"
-            frame = oracle_mod.zero_l4_checksum(frame)
-        outs.append(oracle_mod.Out(frame, gso_size, int(p.gso_segs) if gso_size else 1))
-    return outs
-
-
-def _first_difference(a: bytes, b: bytes) -> str:
-    for i, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x != y:
-            return f"first differing byte at offset {i}: kernel {x:#04x} ours {y:#04x}"
-    return f"lengths differ: kernel {len(a)} ours {len(b)}"
-
-
-def _explain(
-    kernel: dict[tuple[object, ...], list[oracle_mod.Out]],
-    ours: dict[tuple[object, ...], list[oracle_mod.Out]],
-) -> str:
-    lines = []
-    for n, key in enumerate(dict.fromkeys([*kernel, *ours])):
-        k, o = kernel.get(key, []), ours.get(key, [])
-        lines.append(f"flow {n}: kernel {[x.describe() for x in k]}")
-        lines.append(f"        ours   {[x.describe() for x in o]}")
-        for i, (kx, ox) in enumerate(zip(k, o, strict=False)):
-            if kx != ox:
-                what = _first_difference(kx.frame, ox.frame) if kx.frame != ox.frame else "gso metadata"
-                lines.append(f"        frame {i}: {what}")
-                break
-    return "\n".join(lines)
+def _segment(frame: bytes, mss: int) -> Sequence[bytes]:
+    return [bytes(s) for s in gso.segment(frame, mss)]
 
 
 @pytest.mark.parametrize("case", GRO_CASES, ids=lambda c: c.name)
 def test_gro_matches_kernel(oracle: oracle_mod.KernelOracle, case: cases.GroCase) -> None:
     if case.needs_vlan_gro and not VLAN_GRO:
         pytest.skip("kernel built without CONFIG_VLAN_8021Q: it has no vlan_gro_receive to compare with")
-    ours = oracle_mod.by_flow(_ours_gro(case))
-
-    def matches(run: list[oracle_mod.Delivered]) -> bool:
-        return oracle_mod.by_flow([oracle_mod.kernel_out(d) for d in run]) == ours
-
-    runs = oracle_mod.gro_runs(oracle, case.frames, matches, tries=KERNEL_TRIES)
-    if not matches(runs[-1]):
-        explanations = [
-            _explain(oracle_mod.by_flow([oracle_mod.kernel_out(d) for d in r]), ours) for r in runs
-        ]
-        pytest.fail(
-            f"{case.name}: ours differs from every kernel run\n" + "\n-- next run --\n".join(explanations)
-        )
+    verdict = oracle_mod.compare_gro(oracle, case, _coalesce, tries=KERNEL_TRIES)
+    assert verdict.ok, f"{case.name}\n{verdict.detail}"
 
 
 @pytest.mark.parametrize("case", GSO_CASES, ids=lambda c: c.name)
 def test_gso_matches_kernel(oracle: oracle_mod.KernelOracle, case: cases.GsoCase) -> None:
-    kernel = oracle.gso(case.frame, case.mss)
-    if case.ours_rejects:
-        with pytest.raises(xdpkt.PacketError):
-            gso.segment(case.frame, case.mss)
-        assert kernel == [] or not case.kernel_rejects
-        return
-    ours = [bytes(s) for s in gso.segment(case.frame, case.mss)]
-    for _ in range(KERNEL_TRIES - 1):
-        if kernel == ours:
-            break
-        kernel = oracle.gso(case.frame, case.mss)  # a frame lost on a busy machine: ask again
-    if kernel != ours:
-        detail = [f"kernel {len(kernel)} segments {[cases.l4_payload_len(s) for s in kernel][:10]}",
-                  f"ours   {len(ours)} segments {[cases.l4_payload_len(s) for s in ours][:10]}"]  # fmt: skip
-        for i, (k, o) in enumerate(zip(kernel, ours, strict=False)):
-            if k != o:
-                detail.append(f"segment {i}: {_first_difference(k, o)}")
-                break
-        pytest.fail(f"{case.name}: ours differs from the kernel\n" + "\n".join(detail))
-    assert all(cases.l4_checksum_ok(s) for s in ours)
+    verdict = oracle_mod.compare_gso(oracle, case, _segment, xdpkt.PacketError, tries=KERNEL_TRIES)
+    assert verdict.ok, f"{case.name}\n{verdict.detail}"

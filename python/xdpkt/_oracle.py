@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from xdpkt import netns
 from xdpkt._conformance_cases import (
@@ -37,7 +37,11 @@ from xdpkt._conformance_cases import (
     IPPROTO_TCP,
     IPPROTO_UDP,
     SRC_MAC,
+    GroCase,
+    GsoCase,
+    internet_checksum,
     l4_checksum_offset,
+    l4_checksum_ok,
     l4_payload_len,
     parse,
     partial_csum_frame,
@@ -298,3 +302,137 @@ def open_oracle(*, quiet: float = 0.06, timeout: float = 3.0) -> Iterator[Kernel
     """A KernelOracle on a fresh VethPair (MTU 65535); both namespaces are removed on exit."""
     with netns.VethPair(mtu=65535, tag="oracle") as pair:
         yield KernelOracle(pair, quiet=quiet, timeout=timeout)
+
+
+# --- differential comparison (used by the tests and by ``xdpkt conformance``) ---------------------
+
+
+class _PacketLike(Protocol):
+    @property
+    def gso_size(self) -> int: ...
+    @property
+    def gso_segs(self) -> int: ...
+    def __bytes__(self) -> bytes: ...
+
+
+Coalesce = Callable[[list[bytes], int, bool], Sequence[_PacketLike]]
+Segment = Callable[[bytes, int], Sequence[bytes]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one case: ``ok``, or what differs (human-readable, kernel first then ours)."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+    kernel_runs: int = 1
+
+
+def ipv4_header_ok(frame: bytes) -> bool:
+    p = parse(frame)
+    if p.v6 or p.l3_len is None:
+        return True
+    ihl = (frame[p.l3] & 0x0F) * 4
+    return internet_checksum(frame[p.l3 : p.l3 + ihl]) == 0
+
+
+def ours_gro_outputs(packets: Sequence[_PacketLike]) -> tuple[list[Out], list[str]]:
+    """Normalise our GRO output like the kernel's; also list problems (invalid checksums of aggregates)."""
+    outs: list[Out] = []
+    problems: list[str] = []
+    for i, p in enumerate(packets):
+        frame = bytes(p)
+        gso_size = int(p.gso_size)
+        if gso_size:
+            # The kernel leaves this checksum partial; ours must be valid on its own.
+            if not l4_checksum_ok(frame):
+                problems.append(f"our aggregate {i} has an invalid L4 checksum")
+            if not ipv4_header_ok(frame):
+                problems.append(f"our aggregate {i} has an invalid IPv4 header checksum")
+            frame = zero_l4_checksum(frame)
+        outs.append(Out(frame, gso_size, int(p.gso_segs) if gso_size else 1))
+    return outs, problems
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return f"first differing byte at offset {i}: kernel {x:#04x} ours {y:#04x}"
+    return f"lengths differ: kernel {len(a)} ours {len(b)}"
+
+
+def explain_flows(
+    kernel: dict[tuple[object, ...], list[Out]], ours: dict[tuple[object, ...], list[Out]]
+) -> str:
+    lines = []
+    for n, key in enumerate(dict.fromkeys([*kernel, *ours])):
+        k, o = kernel.get(key, []), ours.get(key, [])
+        mark = "" if k == o else "  <-- differs"
+        lines.append(f"flow {n}: kernel {[x.describe() for x in k]}{mark}")
+        lines.append(f"        ours   {[x.describe() for x in o]}")
+        for i, (kx, ox) in enumerate(zip(k, o, strict=False)):
+            if kx != ox:
+                what = _first_difference(kx.frame, ox.frame) if kx.frame != ox.frame else "gso metadata"
+                lines.append(f"        frame {i}: {what}")
+                break
+    return "\n".join(lines)
+
+
+def compare_gro(oracle: KernelOracle, case: GroCase, coalesce: Coalesce, *, tries: int = 3) -> Verdict:
+    """Our ``coalesce`` against up to ``tries`` kernel runs of ``case``; ok when any run matches per flow."""
+    outs, problems = ours_gro_outputs(coalesce(list(case.frames), case.max_size, case.udp))
+    ours = by_flow(outs)
+
+    def matches(run: list[Delivered]) -> bool:
+        return by_flow([kernel_out(d) for d in run]) == ours
+
+    runs = gro_runs(oracle, case.frames, matches, tries=tries)
+    if matches(runs[-1]) and not problems:
+        return Verdict(case.name, True, kernel_runs=len(runs))
+    detail = list(problems)
+    if not matches(runs[-1]):
+        detail.append("ours differs from every kernel run:")
+        detail.extend(explain_flows(by_flow([kernel_out(d) for d in r]), ours) for r in runs[:2])
+    return Verdict(case.name, False, "\n".join(detail), kernel_runs=len(runs))
+
+
+def compare_gso(
+    oracle: KernelOracle,
+    case: GsoCase,
+    segment: Segment,
+    rejected: type[BaseException],
+    *,
+    tries: int = 3,
+) -> Verdict:
+    """Our ``segment`` against the kernel's software GSO of ``case`` (kernel asked again if they differ)."""
+    kernel = oracle.gso(case.frame, case.mss)
+    try:
+        ours = [bytes(s) for s in segment(case.frame, case.mss)]
+    except rejected as exc:
+        if case.ours_rejects:
+            if kernel and case.kernel_rejects:
+                return Verdict(case.name, False, f"kernel sent {len(kernel)} segments, expected a drop")
+            return Verdict(case.name, True, f"refused: {exc}")
+        return Verdict(case.name, False, f"ours refused the frame: {exc}; kernel sent {len(kernel)} segments")
+    if case.ours_rejects:
+        return Verdict(case.name, False, f"ours segmented into {len(ours)} instead of refusing")
+    runs = 1
+    while kernel != ours and runs < tries:
+        kernel = oracle.gso(case.frame, case.mss)  # a frame lost on a busy machine: ask again
+        runs += 1
+    problems = [
+        f"our segment {i} has an invalid L4 checksum" for i, s in enumerate(ours) if not l4_checksum_ok(s)
+    ]
+    if kernel == ours and not problems:
+        return Verdict(case.name, True, kernel_runs=runs)
+    detail = [
+        *problems,
+        f"kernel {len(kernel)} segments, payloads {[l4_payload_len(s) for s in kernel][:10]}",
+        f"ours   {len(ours)} segments, payloads {[l4_payload_len(s) for s in ours][:10]}",
+    ]
+    for i, (k, o) in enumerate(zip(kernel, ours, strict=False)):
+        if k != o:
+            detail.append(f"segment {i}: {_first_difference(k, o)}")
+            break
+    return Verdict(case.name, False, "\n".join(detail), kernel_runs=runs)
