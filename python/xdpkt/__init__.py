@@ -1,0 +1,13 @@
+"""xdpkt: a user-space NIC datapath for Python (AF_XDP, GRO/GSO with Linux kernel semantics).
+
+The offline offloads need no privileges::
+
+    import xdpkt
+    segments = xdpkt.gso.segment(frame, mss=1448)      # TSO/USO: list[bytes]
+    packets = xdpkt.gro.coalesce(frames)               # GRO over one batch: list[xdpkt.Packet]
+"""
+
+from xdpkt import gro, gso
+from xdpkt._xdpkt import Packet, PacketError, XdpktError, __version__
+
+__all__ = ["Packet", "PacketError", "XdpktError", "__version__", "gro", "gso"]
