@@ -48,7 +48,17 @@ def ipv4(proto: int, l4: bytes, ident: int = 1, ttl: int = 64, df: bool = True, 
     opts = b"\x01" * (4 * (ihl - 5)) if ihl > 5 else b""
     flags = 0x4000 if df else 0
     hdr = struct.pack(
-        "!BBHHHBBH4s4s", (4 << 4) | ihl, 0, 20 + len(opts) + len(l4), ident, flags, ttl, proto, 0, V4_SRC, V4_DST
+        "!BBHHHBBH4s4s",
+        (4 << 4) | ihl,
+        0,
+        20 + len(opts) + len(l4),
+        ident,
+        flags,
+        ttl,
+        proto,
+        0,
+        V4_SRC,
+        V4_DST,
     )
     hdr += opts
     hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
@@ -92,7 +102,9 @@ def tcp_flow(n: int, size: int, seq: int = 1000, ident: int = 1, sport: int = 40
     return [tcp4(pattern(size, i), seq=seq + i * size, ident=ident + i, sport=sport) for i in range(n)]
 
 
-def write_pcap(path: Path, frames: list[bytes], *, snaplen: int = 262144, ts0_us: int = 1_700_000_000_000_000) -> None:
+def write_pcap(
+    path: Path, frames: list[bytes], *, snaplen: int = 262144, ts0_us: int = 1_700_000_000_000_000
+) -> None:
     """Classic little-endian microsecond pcap, Ethernet; frame i at ts0 + i ms."""
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, 1)]
     for i, f in enumerate(frames):

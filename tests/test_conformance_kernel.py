@@ -67,3 +67,55 @@ def test_gro_matches_kernel(oracle: oracle_mod.KernelOracle, case: cases.GroCase
 def test_gso_matches_kernel(oracle: oracle_mod.KernelOracle, case: cases.GsoCase) -> None:
     verdict = oracle_mod.compare_gso(oracle, case, _segment, xdpkt.PacketError, tries=KERNEL_TRIES)
     assert verdict.ok, f"{case.name}\n{verdict.detail}"
+
+
+def _with_full_checksum(frame: bytes) -> bytes:
+    """The kernel's aggregate with its partial L4 checksum completed, as a sender would see it."""
+    p = cases.parse(frame)
+    off = cases.l4_checksum_offset(frame)
+    assert p.l4 is not None and p.l3_len is not None and p.proto is not None and off is not None
+    if p.v6:
+        src, dst = frame[p.l3 + 8 : p.l3 + 24], frame[p.l3 + 24 : p.l3 + 40]
+    else:
+        src, dst = frame[p.l3 + 12 : p.l3 + 16], frame[p.l3 + 16 : p.l3 + 20]
+    end = p.l3 + p.l3_len
+    out = bytearray(frame)
+    out[off : off + 2] = b"\0\0"
+    value = cases.internet_checksum(out[p.l4 : end], cases.pseudo_sum(src, dst, p.proto, end - p.l4))
+    if p.proto == cases.IPPROTO_UDP and value == 0:
+        value = 0xFFFF
+    out[off : off + 2] = value.to_bytes(2, "big")
+    return bytes(out)
+
+
+REVERSIBLE = [
+    c
+    for c in GRO_CASES
+    if len({cases.parse(f).key for f in c.frames}) == 1 and c.expect is not None and not c.needs_vlan_gro
+]
+
+
+@pytest.mark.parametrize("case", REVERSIBLE, ids=lambda c: c.name)
+def test_our_gso_reverses_kernel_gro(oracle: oracle_mod.KernelOracle, case: cases.GroCase) -> None:
+    """Segmenting each kernel aggregate at its gso_size gives back the frames it was made of."""
+    expect = list(case.expect or ())
+
+    def as_expected(run: list[oracle_mod.Delivered]) -> bool:
+        return [cases.l4_payload_len(d.frame) for d in run] == expect
+
+    run = oracle_mod.gro_runs(oracle, case.frames, as_expected, tries=KERNEL_TRIES)[-1]
+    if not as_expected(run):
+        pytest.skip("the kernel split the burst in every run; nothing to reverse")
+    if any(d.frame not in case.frames for d in run if not d.gso_size):
+        pytest.skip("the kernel reordered pass-through frames; aggregates cannot be matched to inputs")
+    pending = list(case.frames)
+    for d in run:
+        if not d.gso_size:
+            pending.remove(d.frame)
+            continue
+        parts, pending = pending[: d.gso_segs], pending[d.gso_segs :]
+        # IPv4 aggregates of segments that all carry one ID were merged as fixed-ID (IPv6 has no ID).
+        v4_ids = {f[18:20] for f in parts if not cases.parse(f).v6}
+        fixed_id = len(parts) > 1 and len(v4_ids) == 1
+        ours = [bytes(s) for s in gso.segment(_with_full_checksum(d.frame), d.gso_size, fixed_id=fixed_id)]
+        assert ours == parts, f"{case.name}: segment(kernel aggregate) != its {len(parts)} input frames"
