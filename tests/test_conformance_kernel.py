@@ -46,8 +46,8 @@ def oracle() -> Iterator[oracle_mod.KernelOracle]:
         yield o
 
 
-def _coalesce(frames: list[bytes], max_size: int, udp: bool) -> Sequence[Any]:
-    result: Sequence[Any] = gro.coalesce(frames, max_size=max_size, udp=udp)
+def _coalesce(frames: list[bytes], max_size: int, udp: bool, max_flows: int) -> Sequence[Any]:
+    result: Sequence[Any] = gro.coalesce(frames, max_size=max_size, udp=udp, max_flows=max_flows)
     return result
 
 

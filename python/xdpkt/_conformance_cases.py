@@ -375,6 +375,10 @@ class GroCase:
     max_size: int = IP_MAXPACKET
     expect: tuple[int, ...] | None = None
     needs_vlan_gro: bool = False
+    # Flows held at once. A veth delivers skbs without an RX hash, so every flow lands in the same one
+    # of the kernel's 8 GRO buckets, which holds at most MAX_GRO_SKBS (8): on veth the kernel's table
+    # is 8 flows, oldest evicted first. Cases that fill the table say so; the rest never exceed 8.
+    max_flows: int = 8
 
 
 @dataclass(frozen=True)
@@ -551,6 +555,12 @@ def gro_cases(*, random_vlan: bool = True) -> list[GroCase]:
             "two_flows_interleaved",
             [_seg(base, i // 2, sport=SPORT + i % 2) for i in range(8)],
         )
+        for nflows in (8, 9, 12):
+            add(
+                f"flow_table_{nflows}",
+                [_seg(base, i // nflows, sport=SPORT + i % nflows) for i in range(3 * nflows)],
+                [3 * p] * nflows if nflows <= 8 else [p] * (3 * nflows),
+            )
         add("mixed_vlan_untagged", [_seg(base, 0), _seg(L3(v6=v6, ttl=8, vlan=7), 1), _seg(base, 1)])
         if not v6:
             # inet_gro_receive flushes when tot_len differs from the bytes present: Ethernet padding
@@ -774,6 +784,7 @@ def gso_cases() -> list[GsoCase]:
         udp("129_segs", UDP_MAX_SEGMENTS + 1, 1, rejects=True)
         udp("vlan_2mss_plus_1", 2 * mss + 1, mss, l3_=L3(v6=v6, ip_id=7, vlan=42))
         udp("id_wrap", 3 * 100, 100, l3_=L3(v6=v6, ip_id=0xFFFF))
+        udp("l3_options", 3 * 1000 + 1, 1000, l3_=_with_l3_options(v6))
 
         tmss = 1448 if not v6 else 1428
 
@@ -797,6 +808,7 @@ def gso_cases() -> list[GsoCase]:
         tcp("window_seq_wrap", 3 * 500, 500, seq=0xFFFFFF00, window=1234)
         tcp("vlan", 2 * tmss + 1, tmss, l3_=L3(v6=v6, ip_id=9, vlan=3))
         tcp("tos_ttl", 2 * 700, 700, l3_=L3(v6=v6, ip_id=1, tos=0xB8, ttl=3))
+        tcp("l3_options", 3 * 1000 + 1, 1000, l3_=_with_l3_options(v6))
         if not v6:
             tcp("id_wrap_df0", 4 * 100, 100, l3_=L3(ip_id=0xFFFE, df=False))
         else:
@@ -804,6 +816,13 @@ def gso_cases() -> list[GsoCase]:
                                                      ext=((IPPROTO_DSTOPTS, bytes(6)),)))  # fmt: skip
     cases.extend(random_gso_cases())
     return cases
+
+
+def _with_l3_options(v6: bool) -> L3:
+    """IPv4 with a router-alert option, or IPv6 with a hop-by-hop header: copied to every segment."""
+    if v6:
+        return L3(v6=True, ip_id=3, ext=((IPPROTO_HOPOPTS, b"\x05\x02\x00\x00\x01\x00"),))
+    return L3(ip_id=3, ip_options=b"\x94\x04\x00\x00")
 
 
 def random_gso_cases(seed: int = 1122, count: int = 20) -> list[GsoCase]:

@@ -315,7 +315,8 @@ class _PacketLike(Protocol):
     def __bytes__(self) -> bytes: ...
 
 
-Coalesce = Callable[[list[bytes], int, bool], Sequence[_PacketLike]]
+# coalesce(frames, max_size, udp, max_flows)
+Coalesce = Callable[[list[bytes], int, bool, int], Sequence[_PacketLike]]
 Segment = Callable[[bytes, int], Sequence[bytes]]
 
 
@@ -381,7 +382,7 @@ def explain_flows(
 
 def compare_gro(oracle: KernelOracle, case: GroCase, coalesce: Coalesce, *, tries: int = 3) -> Verdict:
     """Our ``coalesce`` against up to ``tries`` kernel runs of ``case``; ok when any run matches per flow."""
-    outs, problems = ours_gro_outputs(coalesce(list(case.frames), case.max_size, case.udp))
+    outs, problems = ours_gro_outputs(coalesce(list(case.frames), case.max_size, case.udp, case.max_flows))
     ours = by_flow(outs)
 
     def matches(run: list[Delivered]) -> bool:

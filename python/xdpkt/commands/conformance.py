@@ -32,8 +32,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _coalesce(frames: list[bytes], max_size: int, udp: bool) -> Sequence[Any]:
-    return gro.coalesce(frames, max_size=max_size, udp=udp)
+def _coalesce(frames: list[bytes], max_size: int, udp: bool, max_flows: int) -> Sequence[Any]:
+    return gro.coalesce(frames, max_size=max_size, udp=udp, max_flows=max_flows)
 
 
 def _segment(frame: bytes, mss: int) -> Sequence[bytes]:
