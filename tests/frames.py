@@ -21,7 +21,7 @@ def csum(data: bytes) -> int:
     """RFC 1071 internet checksum."""
     if len(data) % 2:
         data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
@@ -122,7 +122,7 @@ def _ng_block(btype: int, body: bytes) -> bytes:
 def write_pcapng(
     path: Path, frames: list[bytes], *, linktype: int = 1, ts0_ns: int = 1_700_000_000 * 10**9
 ) -> None:
-    """A minimal pcapng: section header, one interface (ns resolution), enhanced packet blocks (1 µs apart)."""
+    """A minimal pcapng: section header, one interface (ns resolution), packet blocks 1 µs apart."""
     shb = _ng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
     idb = _ng_block(1, struct.pack("<HHI", linktype, 0, 0) + struct.pack("<HHB3x", 9, 1, 9) + b"\0" * 4)
     blocks = [shb, idb, _ng_block(0x0BAD, b"a block readers must skip")]

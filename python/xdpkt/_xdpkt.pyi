@@ -8,6 +8,19 @@ from typing_extensions import Buffer
 
 from xdpkt._types import GroStatsDict, JobSummary
 
+__all__ = [
+    "UDP_MAX_SEGMENTS",
+    "Gro",
+    "Packet",
+    "PacketError",
+    "XdpktError",
+    "__version__",
+    "gro_coalesce",
+    "gro_file",
+    "gso_file",
+    "gso_segment",
+]
+
 __version__: Final[str]
 UDP_MAX_SEGMENTS: Final[int]
 
@@ -38,7 +51,9 @@ class Packet:
 class Gro:
     """Streaming GRO: a bounded flow table whose aggregates live across pushes."""
 
-    def __new__(cls, max_size: int = 65535, flush_usecs: int = 0, max_flows: int = 64, udp: bool = False) -> Gro: ...
+    def __new__(
+        cls, max_size: int = 65535, flush_usecs: int = 0, max_flows: int = 64, udp: bool = False
+    ) -> Gro: ...
     def push(self, frames: Iterable[Buffer | Packet], now_ns: int | None = None) -> list[Packet]: ...
     def flush(self) -> list[Packet]: ...
     def flush_expired(self, now_ns: int | None = None) -> list[Packet]: ...

@@ -56,9 +56,7 @@ def _run_gro(args: argparse.Namespace) -> int:
     bar = ProgressBar("gro")
     t0 = time.monotonic()
     try:
-        s = gro_file(
-            args.input, args.output, args.max_size, args.udp, args.flush_usecs, args.max_flows, bar
-        )
+        s = gro_file(args.input, args.output, args.max_size, args.udp, args.flush_usecs, args.max_flows, bar)
     finally:
         bar.close()
     print(format_summary("gro", s, time.monotonic() - t0))

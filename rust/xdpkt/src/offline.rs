@@ -444,3 +444,140 @@ fn write_out<W: std::io::Write, E>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gro::testkit::SegSpec;
+    use crate::pcap::CaptureReader;
+    use std::path::PathBuf;
+
+    fn tmp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("xdpkt-offline-{}-{name}", std::process::id()))
+    }
+
+    fn write(path: &Path, frames: &[(u64, Vec<u8>)]) {
+        let mut w = PcapWriter::create(path, 262_144, true).unwrap();
+        for (ts, f) in frames {
+            w.write(*ts, f, f.len() as u32).unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    fn read(path: &Path) -> Vec<(u64, Vec<u8>)> {
+        let mut r = CaptureReader::open(path).unwrap();
+        let mut v = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            v.push((rec.ts_ns, rec.data.to_vec()));
+        }
+        v
+    }
+
+    fn no_progress(_: Progress) -> Result<(), ()> {
+        Ok(())
+    }
+
+    #[test]
+    fn segmenter_grows_batch_and_pool_for_many_segments() {
+        let mut seg = Segmenter::new();
+        let frame = SegSpec::tcp4(1, 5000).build();
+        let opts = GsoOptions {
+            mss: Some(1),
+            fixed_id: false,
+        };
+        assert_eq!(seg.segment(&frame, None, opts), Ok(5000));
+        assert_eq!(seg.output().len(), 5000);
+        seg.clear();
+        assert_eq!(seg.pool().free_count(), seg.pool().frame_count() as usize);
+        // Errors leave nothing behind.
+        let err = seg.segment(&frame[..30], None, opts).unwrap_err();
+        assert_eq!(err.reason(), "truncated");
+        assert!(seg.output().is_empty());
+        assert_eq!(seg.pool().free_count(), seg.pool().frame_count() as usize);
+    }
+
+    #[test]
+    fn gro_file_timestamps_and_counts() {
+        let (src, dst) = (tmp("gro-in.pcap"), tmp("gro-out.pcap"));
+        let mut seg = SegSpec::tcp4(1, 1000);
+        let mut frames = Vec::new();
+        for i in 0..3u64 {
+            frames.push((1000 + i, seg.build()));
+            seg = seg.next(1000);
+        }
+        frames.push((2000, vec![0u8; 20]));
+        write(&src, &frames);
+        let job = GroJob {
+            config: GroConfig::default(),
+            flush_timeout_ns: None,
+        };
+        let s = gro_file(&src, &dst, job, &mut no_progress).unwrap();
+        assert_eq!(
+            (
+                s.frames_in,
+                s.frames_out,
+                s.aggregates,
+                s.segments,
+                s.errors
+            ),
+            (4, 2, 1, 3, 1)
+        );
+        assert_eq!(s.passthrough, vec![("not_ip", 1)]);
+        let out = read(&dst);
+        // The short frame leaves at once; the aggregate carries its first segment's time.
+        assert_eq!(
+            out.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            vec![2000, 1000]
+        );
+        let _ = std::fs::remove_file(src);
+        let _ = std::fs::remove_file(dst);
+    }
+
+    #[test]
+    fn gso_file_writes_refused_frames_unchanged() {
+        let (src, dst) = (tmp("gso-in.pcap"), tmp("gso-out.pcap"));
+        let big = SegSpec::tcp4(1, 3000).build();
+        write(&src, &[(5, big), (6, vec![1, 2, 3])]);
+        let opts = GsoOptions {
+            mss: Some(1000),
+            fixed_id: false,
+        };
+        let s = gso_file(&src, &dst, opts, &mut no_progress).unwrap();
+        assert_eq!(
+            (
+                s.frames_in,
+                s.frames_out,
+                s.aggregates,
+                s.segments,
+                s.errors
+            ),
+            (2, 4, 1, 3, 1)
+        );
+        let out = read(&dst);
+        assert_eq!(
+            out.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            vec![5, 5, 5, 6]
+        );
+        assert_eq!(out[3].1, vec![1, 2, 3]);
+        let _ = std::fs::remove_file(src);
+        let _ = std::fs::remove_file(dst);
+    }
+
+    #[test]
+    fn missing_input_is_an_input_error() {
+        let r = gso_file(
+            &tmp("nope.pcap"),
+            &tmp("nope-out.pcap"),
+            GsoOptions::default(),
+            &mut no_progress,
+        );
+        assert!(matches!(r, Err(JobError::Input(PcapError::Io(_)))));
+    }
+
+    #[test]
+    fn malformed_list_matches_parse_reasons() {
+        for r in MALFORMED {
+            assert!(crate::gro::REASONS.contains(&r), "{r}");
+        }
+    }
+}
