@@ -67,7 +67,9 @@ def test_kernel_gro_geometry(oracle: oracle_mod.KernelOracle, case: cases.GroCas
     if case.needs_vlan_gro and not VLAN_GRO:
         pytest.skip("kernel built without CONFIG_VLAN_8021Q: no vlan_gro_receive, tagged frames never merge")
     expect = list(case.expect or ())
-    runs = oracle_mod.gro_runs(oracle, case.frames, lambda d: _flat(oracle_mod.geometry_by_flow(d)) == expect)
+    runs = oracle_mod.gro_runs(
+        oracle, case.frames, lambda d: _flat(oracle_mod.geometry_by_flow(d)) == expect, max_size=case.max_size
+    )
     got = runs[-1]
     assert _flat(oracle_mod.geometry_by_flow(got)) == expect, [oracle_mod.geometry_by_flow(r) for r in runs]
     sent = b"".join(_payload(f) for f in case.frames if cases.l4_payload_len(f) >= 0)

@@ -47,6 +47,7 @@ from xdpkt._conformance_cases import (
     partial_csum_frame,
 )
 
+GRO_LEGACY_MAX_SIZE: Final = 65536
 VNET_HDR: Final = struct.Struct("<BBHHHH")
 VIRTIO_NET_HDR_F_NEEDS_CSUM: Final = 1
 VIRTIO_NET_HDR_GSO_NONE: Final = 0
@@ -172,6 +173,7 @@ class KernelOracle:
         self.pair = pair
         self.quiet = quiet
         self.timeout = timeout
+        self._gro_max_size = GRO_LEGACY_MAX_SIZE
         a, b = pair.a, pair.b
         netns.set_ethtool_features(a.ns, a.ifname, {"gro": False})
         netns.set_ethtool_features(b.ns, b.ifname, {"gro": True, "rx-udp-gro-forwarding": True})
@@ -189,8 +191,20 @@ class KernelOracle:
             raise
         return sock
 
-    def gro(self, frames: Sequence[bytes]) -> list[Delivered]:
-        """Send ``frames`` back to back from ``a``; return what ``b``'s stack received, in order."""
+    def set_gro_max_size(self, size: int) -> None:
+        """``ip link set b gro_max_size``: aggregates stay below this many bytes of L3 (IPv6 here)."""
+        if size != self._gro_max_size:
+            b = self.pair.b
+            b.ns.exec("ip", "link", "set", "dev", b.ifname, "gro_max_size", str(size))
+            self._gro_max_size = size
+
+    def gro(self, frames: Sequence[bytes], *, max_size: int = 65535) -> list[Delivered]:
+        """Send ``frames`` back to back from ``a``; return what ``b``'s stack received, in order.
+
+        ``max_size`` is the largest aggregate as an L3 length (our ``coalesce`` parameter); the kernel's
+        ``gro_max_size`` is one more (it merges while the length stays below it).
+        """
+        self.set_gro_max_size(max_size + 1)
         rx = self._rx(self.pair.b, vnet=True)
         try:
             tx = netns.open_packet_socket(self.pair.a.ns, self.pair.a.ifname, protocol=0)
@@ -282,6 +296,7 @@ def gro_runs(
     accept: Callable[[list[Delivered]], bool],
     *,
     tries: int = 3,
+    max_size: int = 65535,
 ) -> list[list[Delivered]]:
     """Run a GRO case through the kernel until ``accept`` takes a run, at most ``tries`` times.
 
@@ -291,7 +306,7 @@ def gro_runs(
     """
     runs: list[list[Delivered]] = []
     for _ in range(tries):
-        runs.append(oracle.gro(frames))
+        runs.append(oracle.gro(frames, max_size=max_size))
         if accept(runs[-1]):
             break
     return runs
@@ -388,7 +403,7 @@ def compare_gro(oracle: KernelOracle, case: GroCase, coalesce: Coalesce, *, trie
     def matches(run: list[Delivered]) -> bool:
         return by_flow([kernel_out(d) for d in run]) == ours
 
-    runs = gro_runs(oracle, case.frames, matches, tries=tries)
+    runs = gro_runs(oracle, case.frames, matches, tries=tries, max_size=case.max_size)
     if matches(runs[-1]) and not problems:
         return Verdict(case.name, True, kernel_runs=len(runs))
     detail = list(problems)
