@@ -669,6 +669,12 @@ def _udp_gro_cases(v6: bool, fam: str) -> list[GroCase]:
                             for i in range(6)]),
         case("ttl", [udp_frame(base, payload=payload_bytes(p)),
                      udp_frame(L3(v6=v6, ttl=7), payload=payload_bytes(p))]),
+        case("ttl_then_same", [udp_frame(L3(v6=v6, ttl=7), payload=payload_bytes(p)),
+                               *dgrams([p] * 3)], [p, 3 * p]),
+        case("mixed_with_tcp", [x for i in range(3) for x in (udp_frame(base, payload=payload_bytes(p, i)),
+                                                              _seg(base, i))], [3 * p, 3 * p]),
+        case("l3_options", [*dgrams([p]), udp_frame(_with_l3_options(v6), payload=payload_bytes(p)),
+                            udp_frame(_with_l3_options(v6), payload=payload_bytes(p)), *dgrams([p])]),
         case("vlan_same", [udp_frame(L3(v6=v6, ttl=8, vlan=5), payload=payload_bytes(p)) for _ in range(3)],
              [3 * p], needs_vlan_gro=True),
     ]  # fmt: skip
