@@ -79,9 +79,12 @@ def test_kernel_gro_geometry(oracle: oracle_mod.KernelOracle, case: cases.GroCas
         assert _ipv4_header_ok(d.frame)
         if d.gso_size:
             p = cases.parse(d.frame)
-            want = oracle_mod.VIRTIO_NET_HDR_GSO_UDP_L4 if case.udp else (
-                oracle_mod.VIRTIO_NET_HDR_GSO_TCPV6 if p.v6 else oracle_mod.VIRTIO_NET_HDR_GSO_TCPV4
-            )  # fmt: skip
+            if p.proto == cases.IPPROTO_UDP:
+                want = oracle_mod.VIRTIO_NET_HDR_GSO_UDP_L4
+            elif p.v6:
+                want = oracle_mod.VIRTIO_NET_HDR_GSO_TCPV6
+            else:
+                want = oracle_mod.VIRTIO_NET_HDR_GSO_TCPV4
             assert d.gso_type & ~oracle_mod.VIRTIO_NET_HDR_GSO_ECN == want
             assert d.csum_partial  # the kernel leaves a merged L4 checksum partial
             assert d.gso_segs >= 2
