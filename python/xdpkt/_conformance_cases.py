@@ -447,7 +447,7 @@ def has_vlan_gro() -> bool:
         return False
 
 
-def gro_cases(*, random_vlan: bool = True) -> list[GroCase]:
+def gro_cases(*, random_vlan: bool = True, seed: int = 20261122, random_count: int = 30) -> list[GroCase]:
     """All GRO cases; ``random_vlan`` lets the random mixes carry 802.1Q tags (those need VLAN GRO)."""
     cases: list[GroCase] = []
     for v6 in (False, True):
@@ -611,7 +611,7 @@ def gro_cases(*, random_vlan: bool = True) -> list[GroCase]:
                 add(f"gro_max_size_{limit}", _segments(base, [1000] * 12), exp, max_size=limit)
             add("ip_flowlabel", [_seg(base, 0), _seg(L3(v6=True, ttl=8, flow_label=0x12345), 1)])
         cases.extend(_udp_gro_cases(v6, fam))
-    cases.extend(random_gro_cases(vlan=random_vlan))
+    cases.extend(random_gro_cases(seed, random_count, vlan=random_vlan))
     return cases
 
 
@@ -681,7 +681,12 @@ def _udp_gro_cases(v6: bool, fam: str) -> list[GroCase]:
 
 
 def random_gro_cases(seed: int = 20261122, count: int = 30, *, vlan: bool = True) -> list[GroCase]:
-    """Seeded mixes of 1..3 TCP flows with random sizes and occasional rule breakers, interleaved."""
+    """Seeded mixes of 1..4 flows (TCP, sometimes UDP) with random sizes and occasional rule breakers.
+
+    Rule breakers, each rare: PSH, FIN, URG, CWR, ECE, a sequence gap, a changed window, ack, TTL, TOS,
+    DF bit, IPv4 ID (a fixed-ID flow that increments once, or the reverse), timestamp value, a bad TCP
+    checksum, two neighbours swapped. Same seed, same cases.
+    """
     rng = random.Random(seed)
     use_vlan = vlan
     cases = []
@@ -690,57 +695,82 @@ def random_gro_cases(seed: int = 20261122, count: int = 30, *, vlan: bool = True
         tagged = rng.random() < 0.2
         tag = 10 + n if tagged and use_vlan else None
         flows: list[list[bytes]] = []
-        for f in range(rng.randint(1, 3)):
-            l3 = L3(v6=v6, ttl=64, vlan=tag, ip_id=rng.randrange(65536))
+        for f in range(rng.randint(1, 4)):
+            is_udp = rng.random() < 0.25
             mss = rng.choice([1, 7, 100, 536, 1448, 1460, 4000])
             seq = rng.randrange(1 << 32)
             ack = rng.randrange(1 << 32)
-            frames = []
-            ip_id = l3.ip_id
+            ip_id = rng.randrange(65536)
             fixed_id = rng.random() < 0.3
-            for _ in range(rng.randint(2, 10)):
-                size = mss if rng.random() < 0.8 else rng.randint(0, mss)
-                flags = ACK
-                window = 0xFFFF
-                ttl = 64
+            df = rng.random() < 0.8
+            tsval = rng.randrange(1 << 32) if rng.random() < 0.3 else None
+            frames = []
+            for _ in range(rng.randint(2, 12)):
+                size = mss if rng.random() < 0.8 else rng.randint(0 if not is_udp else 1, mss)
+                flags, window, ttl, tos, this_ack, this_df, this_ts = ACK, 0xFFFF, 64, 0, ack, df, tsval
                 roll = rng.random()
-                if roll < 0.05:
+                if roll < 0.04:
                     flags |= PSH
-                elif roll < 0.08:
+                elif roll < 0.06:
                     flags |= FIN
-                elif roll < 0.10:
+                elif roll < 0.07:
+                    flags |= URG
+                elif roll < 0.08:
+                    flags |= CWR
+                elif roll < 0.09:
+                    flags |= ECE
+                elif roll < 0.11:
                     seq += 1
                 elif roll < 0.12:
                     window = 512
+                elif roll < 0.13:
+                    this_ack = ack + 1
                 elif roll < 0.14:
                     ttl = 63
+                elif roll < 0.15:
+                    tos = 0x02
                 elif roll < 0.16:
-                    flags |= CWR
-                frame_l3 = L3(v6=v6, ttl=ttl, vlan=tag, ip_id=ip_id)
-                frames.append(
-                    tcp_frame(
-                        frame_l3,
-                        seq=seq,
-                        ack=ack,
-                        flags=flags,
-                        window=window,
-                        sport=SPORT + n * 4 + f,
-                        dport=DPORT,
-                        payload=payload_bytes(size, seq),
-                        csum="bad" if rng.random() < 0.03 else "full",
+                    this_df = not df
+                elif roll < 0.17:
+                    ip_id = (ip_id + 1) & 0xFFFF
+                elif roll < 0.18 and tsval is not None:
+                    this_ts = tsval + 1
+                frame_l3 = L3(v6=v6, ttl=ttl, tos=tos, vlan=tag, ip_id=ip_id, df=this_df)
+                sport = SPORT + n * 4 + f
+                bad = rng.random() < 0.03
+                if is_udp:
+                    payload = payload_bytes(size, seq)
+                    frames.append(
+                        udp_frame(frame_l3, payload=payload, sport=sport, csum="bad" if bad else "full")
                     )
-                )
+                else:
+                    frames.append(
+                        tcp_frame(
+                            frame_l3,
+                            seq=seq,
+                            ack=this_ack,
+                            flags=flags,
+                            window=window,
+                            urg_ptr=1 if flags & URG else 0,
+                            options=ts_option(this_ts) if this_ts is not None else b"",
+                            sport=sport,
+                            payload=payload_bytes(size, seq),
+                            csum="bad" if bad else "full",
+                        )
+                    )
                 seq += size
                 if not fixed_id:
                     ip_id = (ip_id + 1) & 0xFFFF
+            if len(frames) > 2 and rng.random() < 0.1:
+                k = rng.randrange(len(frames) - 1)
+                frames[k], frames[k + 1] = frames[k + 1], frames[k]
             flows.append(frames)
         mixed: list[bytes] = []
         while any(flows):
             pick = rng.choice([fl for fl in flows if fl])
             mixed.append(pick.pop(0))
-        cases.append(
-            GroCase(f"random_{n:02d}_v{'6' if v6 else '4'}", tuple(mixed), needs_vlan_gro=tag is not None)
-        )
+        name = f"random_{n:0{2 if count <= 100 else 4}d}_v{'6' if v6 else '4'}"
+        cases.append(GroCase(name, tuple(mixed), udp=True, needs_vlan_gro=tag is not None))
     return cases
 
 
@@ -757,7 +787,7 @@ def _split(total: int, mss: int) -> tuple[int, ...]:
     return (mss,) * full + ((rest,) if rest else ())
 
 
-def gso_cases() -> list[GsoCase]:
+def gso_cases(*, seed: int = 1122, random_count: int = 20) -> list[GsoCase]:
     cases: list[GsoCase] = []
     for v6 in (False, True):
         fam = "6" if v6 else "4"
@@ -825,7 +855,7 @@ def gso_cases() -> list[GsoCase]:
         else:
             tcp("flowlabel_ext", 3 * 400, 400, l3_=L3(v6=True, flow_label=0xABCDE,
                                                      ext=((IPPROTO_DSTOPTS, bytes(6)),)))  # fmt: skip
-    cases.extend(random_gso_cases())
+    cases.extend(random_gso_cases(seed, random_count))
     return cases
 
 
@@ -859,6 +889,6 @@ def random_gso_cases(seed: int = 1122, count: int = 20) -> list[GsoCase]:
                 options=ts_option(rng.randrange(1 << 32)) if rng.random() < 0.5 else b"",
                 payload=payload_bytes(total, n),
             )
-        name = f"random_{n:02d}_{'udp' if is_udp else 'tcp'}_v{'6' if v6 else '4'}"
+        name = f"random_{n:0{2 if count <= 100 else 4}d}_{'udp' if is_udp else 'tcp'}_v{'6' if v6 else '4'}"
         out.append(GsoCase(name, frame, mss, expect=_split(total, mss)))
     return out

@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     p.add_argument("--only", choices=("gro", "gso"), help="run only the GRO or only the GSO cases")
     p.add_argument("-k", "--select", metavar="GLOB", help="run only cases whose name matches GLOB")
     p.add_argument("--tries", type=int, default=3, help="kernel runs per GRO case before a mismatch counts")
+    p.add_argument("--seed", type=int, help="seed of the random GRO and GSO cases (default: the fixed ones)")
+    p.add_argument("--random", type=int, metavar="N", help="number of random GRO and of random GSO cases")
     p.add_argument("-v", "--verbose", action="store_true", help="print every case, not only failures")
     p.add_argument("--list", action="store_true", help="list the cases and exit (no privileges needed)")
     p.set_defaults(func=run)
@@ -45,8 +47,17 @@ def run(args: argparse.Namespace) -> int:
         print("xdpkt conformance: --tries must be at least 1", file=sys.stderr)
         return 2
     vlan_gro = cases.has_vlan_gro()
-    gro_list = [] if args.only == "gso" else cases.gro_cases(random_vlan=vlan_gro)
-    gso_list = [] if args.only == "gro" else cases.gso_cases()
+    if args.random is not None and not 0 <= args.random <= 10000:
+        print("xdpkt conformance: --random must be within 0..10000", file=sys.stderr)
+        return 2
+    gro_kw: dict[str, int] = {}
+    gso_kw: dict[str, int] = {}
+    if args.seed is not None:
+        gro_kw["seed"] = gso_kw["seed"] = args.seed
+    if args.random is not None:
+        gro_kw["random_count"] = gso_kw["random_count"] = args.random
+    gro_list = [] if args.only == "gso" else cases.gro_cases(random_vlan=vlan_gro, **gro_kw)
+    gso_list = [] if args.only == "gro" else cases.gso_cases(**gso_kw)
     if args.select:
         gro_list = [c for c in gro_list if fnmatch.fnmatch(c.name, args.select)]
         gso_list = [c for c in gso_list if fnmatch.fnmatch(c.name, args.select)]
