@@ -18,6 +18,9 @@ Receivers keep only frames whose source MAC is the cases' ``SRC_MAC`` (the names
 solicitations and the like are ignored) and put a VLAN tag the stack moved into metadata
 (PACKET_AUXDATA) back into the frame. Every wait is bounded: collection stops after a quiet period or at
 a hard deadline.
+
+Why a ``gro_flush_timeout`` (10 ms) is enough and ``napi_defer_hard_irqs`` is not needed, and what this
+kernel does that the written rules did not say: ``docs/kernel-oracle.md``.
 """
 
 from __future__ import annotations
@@ -276,11 +279,6 @@ def by_flow(outs: Sequence[Out]) -> dict[tuple[object, ...], list[Out]]:
     for o in outs:
         flows.setdefault(parse(o.frame).key, []).append(o)
     return flows
-
-
-def payload_geometry(outs: Sequence[Delivered]) -> list[int]:
-    """L4 payload length of each delivered frame, in delivery order."""
-    return [l4_payload_len(d.frame) for d in outs]
 
 
 def geometry_by_flow(outs: Sequence[Delivered]) -> list[list[int]]:
