@@ -163,3 +163,12 @@ class TestStreamingGro:
             xdpkt.gro.Gro(flush_usecs=-1)
         with pytest.raises(ValueError, match="now_ns"):
             xdpkt.gro.Gro().push([], now_ns=-5)
+
+
+def test_fixed_id_aggregate_re_segments_with_fixed_ids() -> None:
+    segs = [F.tcp4(F.pattern(500, i), seq=1 + 500 * i, ident=77) for i in range(3)]
+    (agg,) = xdpkt.gro.coalesce(segs)
+    assert agg.gso_fixed_id and "gso_fixed_id=True" in repr(agg)
+    assert xdpkt.gso.segment(agg) == segs
+    (inc,) = xdpkt.gro.coalesce(F.tcp_flow(3, 500))
+    assert not inc.gso_fixed_id

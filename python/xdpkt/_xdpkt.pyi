@@ -32,7 +32,13 @@ class Packet:
     """A frame plus offload metadata; bytes(p), len(p), memoryview(p)."""
 
     def __new__(
-        cls, data: Buffer | Packet, *, gso_size: int = 0, gso_segs: int = 0, gso_type: str = "none"
+        cls,
+        data: Buffer | Packet,
+        *,
+        gso_size: int = 0,
+        gso_segs: int = 0,
+        gso_type: str = "none",
+        gso_fixed_id: bool = False,
     ) -> Packet: ...
     def __bytes__(self) -> bytes: ...
     def __len__(self) -> int: ...
@@ -46,6 +52,8 @@ class Packet:
     def gso_segs(self) -> int: ...
     @property
     def gso_type(self) -> str: ...
+    @property
+    def gso_fixed_id(self) -> bool: ...
 
 @final
 class Gro:

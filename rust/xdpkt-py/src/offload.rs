@@ -67,7 +67,7 @@ pub fn gso_segment<'py>(
         .transpose()?;
     let meta = frame.downcast::<PyPacket>().ok().map(|p| {
         let p = p.get();
-        (p.gso_size, p.gso_segs, p.gso_type)
+        (p.gso_size, p.gso_segs, p.gso_type, p.gso_fixed_id)
     });
     match (mss, meta) {
         (None, None) => {
@@ -77,7 +77,7 @@ pub fn gso_segment<'py>(
             .into())
         }
         // A packet that is not an aggregate is not a GSO request: it goes out unchanged.
-        (None, Some((0, _, _))) => {
+        (None, Some((0, _, _, _))) => {
             let b = with_frame_bytes(frame, "frame", |b| PyBytes::new(py, b))?;
             return PyList::new(py, [b]);
         }

@@ -46,6 +46,7 @@ pub struct PyPacket {
     pub gso_size: u16,
     pub gso_segs: u16,
     pub gso_type: GsoType,
+    pub gso_fixed_id: bool,
 }
 
 impl PyPacket {
@@ -60,6 +61,7 @@ impl PyPacket {
             gso_size: p.gso_size,
             gso_segs: p.gso_segs,
             gso_type: p.gso_type,
+            gso_fixed_id: p.gso_fixed_id,
         })
     }
 
@@ -71,13 +73,14 @@ impl PyPacket {
 #[pymethods]
 impl PyPacket {
     #[new]
-    #[pyo3(signature = (data, *, gso_size=0, gso_segs=0, gso_type="none"))]
+    #[pyo3(signature = (data, *, gso_size=0, gso_segs=0, gso_type="none", gso_fixed_id=false))]
     fn new(
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         gso_size: i64,
         gso_segs: i64,
         gso_type: &str,
+        gso_fixed_id: bool,
     ) -> PyResult<Self> {
         let gso_size = crate::errors::in_range("gso_size", gso_size, 0, 65535)? as u16;
         let gso_segs = crate::errors::in_range("gso_segs", gso_segs, 0, 65535)? as u16;
@@ -91,6 +94,7 @@ impl PyPacket {
             gso_size,
             gso_segs,
             gso_type,
+            gso_fixed_id,
         })
     }
 
@@ -114,6 +118,13 @@ impl PyPacket {
         self.gso_segs
     }
 
+    /// True when every segment of this aggregate carried the first one's IPv4 ID:
+    /// `xdpkt.gso.segment(p)` then keeps the ID fixed (`SKB_GSO_TCP_FIXEDID`).
+    #[getter]
+    fn gso_fixed_id(&self) -> bool {
+        self.gso_fixed_id
+    }
+
     /// "none", "tcpv4", "tcpv6" or "udp_l4".
     #[getter]
     fn gso_type(&self) -> &'static str {
@@ -122,11 +133,16 @@ impl PyPacket {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "Packet(len={}, gso_size={}, gso_segs={}, gso_type={:?})",
+            "Packet(len={}, gso_size={}, gso_segs={}, gso_type={:?}{})",
             self.data.bind(py).as_bytes().len(),
             self.gso_size,
             self.gso_segs,
-            gso_type_name(self.gso_type)
+            gso_type_name(self.gso_type),
+            if self.gso_fixed_id {
+                ", gso_fixed_id=True"
+            } else {
+                ""
+            }
         )
     }
 

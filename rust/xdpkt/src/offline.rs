@@ -191,17 +191,22 @@ impl Segmenter {
         }
     }
 
-    /// Segments `frame` (with the given offload metadata) into [`Segmenter::output`].
+    /// Segments `frame` (with the given offload metadata: gso_size, gso_segs,
+    /// gso_type, gso_fixed_id) into [`Segmenter::output`]. A packet whose
+    /// aggregate kept a fixed IPv4 ID is cut with fixed IDs (`SKB_GSO_TCP_FIXEDID`).
     ///
     /// On error the output is empty and nothing is held; a frame that does not
     /// fit even the largest pool this segmenter grows to is `PoolExhausted`.
     pub fn segment(
         &mut self,
         frame: &[u8],
-        meta: Option<(u16, u16, GsoType)>,
-        opts: GsoOptions,
+        meta: Option<(u16, u16, GsoType, bool)>,
+        mut opts: GsoOptions,
     ) -> Result<usize, GsoError> {
         self.clear();
+        if let Some((_, _, _, true)) = meta {
+            opts.fixed_id = true;
+        }
         for _ in 0..4 {
             let mut pkt = match self.pool.packet_from(frame) {
                 Ok(p) => p,
@@ -210,10 +215,11 @@ impl Segmenter {
                     continue;
                 }
             };
-            if let Some((size, segs, ty)) = meta {
+            if let Some((size, segs, ty, fixed)) = meta {
                 pkt.gso_size = size;
                 pkt.gso_segs = segs;
                 pkt.gso_type = ty;
+                pkt.gso_fixed_id = fixed;
             }
             match gso::segment(&mut self.pool, pkt, opts, &mut self.out) {
                 Ok(n) => return Ok(n),
