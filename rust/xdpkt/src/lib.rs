@@ -9,6 +9,7 @@ pub mod wire;
 pub mod batch;
 pub mod packet;
 pub mod pool;
+pub mod xsk;
 
 pub use batch::Batch;
 pub use packet::{CsumState, GsoType, Packet};
