@@ -366,6 +366,30 @@ impl XskSocket {
                 "ring_size must be a power of two between 64 and 65536",
             ));
         }
+        // Name the missing capability up front instead of a bare EPERM from the first syscall.
+        if !sys::has_capability(sys::CAP_NET_RAW) {
+            return Err(Error::Permission {
+                cap: "CAP_NET_RAW",
+                op: "socket(AF_XDP)",
+                errno: libc::EPERM,
+            });
+        }
+        if cfg.xskmap.is_none() {
+            if !sys::has_capability(sys::CAP_BPF) && !sys::has_capability(sys::CAP_SYS_ADMIN) {
+                return Err(Error::Permission {
+                    cap: "CAP_BPF",
+                    op: "bpf(BPF_PROG_LOAD)",
+                    errno: libc::EPERM,
+                });
+            }
+            if !sys::has_capability(sys::CAP_NET_ADMIN) {
+                return Err(Error::Permission {
+                    cap: "CAP_NET_ADMIN",
+                    op: "bpf(BPF_LINK_CREATE XDP)",
+                    errno: libc::EPERM,
+                });
+            }
+        }
         let ifindex = sys::if_nametoindex(ifname);
         if ifindex == 0 {
             return Err(Error::NoSuchInterface { ifname: name });

@@ -118,8 +118,8 @@ impl VethNs {
 
     /// True when `ip` reports an XDP program on the interface.
     pub fn has_xdp(&self, ns: &str, ifname: &str) -> bool {
-        let d = self.link_detail(ns, ifname);
-        d.contains(" xdp") || d.contains("prog/xdp")
+        // `ip -d` lists the attached program as "prog/xdp id N" (our namespace names contain "xdp").
+        self.link_detail(ns, ifname).contains("prog/xdp")
     }
 
     pub fn delete_link(&self) {
