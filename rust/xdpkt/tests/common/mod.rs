@@ -122,6 +122,20 @@ impl VethNs {
         self.link_detail(ns, ifname).contains("prog/xdp")
     }
 
+    /// Waits (up to 2 s) for the XDP program to go away. Detach is synchronous with the
+    /// last close of the link fd, but a child process forked by a concurrent test holds
+    /// copies of our fds until it execs (they are close-on-exec), delaying that last close.
+    pub fn xdp_gone(&self, ns: &str, ifname: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.has_xdp(ns, ifname) {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        true
+    }
+
     pub fn delete_link(&self) {
         let _ = ip(&["-n", &self.ns_a, "link", "del", &self.if_a]);
     }
