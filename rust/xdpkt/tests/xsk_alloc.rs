@@ -2,16 +2,16 @@
 //! with a counting global allocator (this file is its own test binary with one test,
 //! so no other test thread allocates meanwhile). Privileged: skips when not root.
 
-mod common;
+mod xsknet;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{in_ns, VethNs};
 use xdpkt::xsk::bench::build_udp_frame;
 use xdpkt::xsk::{XskConfig, XskSocket};
 use xdpkt::Batch;
+use xsknet::{in_ns, VethNs};
 
 struct Counting;
 

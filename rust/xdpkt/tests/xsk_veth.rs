@@ -2,14 +2,14 @@
 //! of the kernel's AF_XDP selftest (`xskxceiver`), ported.
 //! Privileged: each test skips (with a message) when not root.
 
-mod common;
+mod xsknet;
 
 use std::time::{Duration, Instant};
 
-use common::{in_ns, VethNs};
 use xdpkt::xsk::bench::build_udp_frame;
 use xdpkt::xsk::{Error, XskConfig, XskSocket};
 use xdpkt::Batch;
+use xsknet::{in_ns, VethNs};
 
 fn cfg() -> XskConfig {
     XskConfig {
