@@ -377,3 +377,13 @@ def test_send_while_another_thread_waits_in_recv(veth: Veth) -> None:
         assert not th.is_alive()
         assert got == back
         assert_places(b)
+
+
+def test_auto_fallback_is_logged(veth: Veth, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="xdpkt"):
+        with xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128) as s:
+            assert s.mode == "copy"  # veth has no zero-copy support
+            assert any("zerocopy mode refused" in n for n in s.notes())
+    assert any("zerocopy mode refused" in r.getMessage() for r in caplog.records)
