@@ -387,3 +387,14 @@ def test_auto_fallback_is_logged(veth: Veth, caplog: pytest.LogCaptureFixture) -
             assert s.mode == "copy"  # veth has no zero-copy support
             assert any("zerocopy mode refused" in n for n in s.notes())
     assert any("zerocopy mode refused" in r.getMessage() for r in caplog.records)
+
+
+def test_interface_gone_is_reported(veth: Veth) -> None:
+    s = xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128)
+    subprocess.run(["ip", "-n", veth.ns_a, "link", "del", veth.if_a], check=True, timeout=20)
+    with pytest.raises(OSError) as ei:
+        s.recv(timeout=2.0)
+    assert ei.value.errno == errno.ENXIO and veth.if_b in str(ei.value)
+    with pytest.raises(OSError):
+        s.stats()
+    assert s.closed

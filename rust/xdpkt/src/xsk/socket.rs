@@ -979,6 +979,7 @@ impl Inner {
         }
         let (start, got) = self.rx.peek(want);
         let mut n = 0usize;
+        let mut taken = 0u32;
         if got > 0 {
             let mut s = lock(&self.shared);
             let fill_tag = tag_fill(self.slot);
@@ -997,9 +998,7 @@ impl Inner {
                     self.stats.rx_bad_descs += 1;
                     continue;
                 };
-                if let Some(m) = s.members.get_mut(self.slot as usize) {
-                    m.fill = m.fill.saturating_sub(1);
-                }
+                taken += 1;
                 self.stats.rx_bytes += d.len as u64;
                 let pkt = Packet::from_frame(f, d.len);
                 if let Err(p) = batch.push(pkt) {
@@ -1007,6 +1006,10 @@ impl Inner {
                     continue;
                 }
                 n += 1;
+            }
+            // The frames taken back left the kernel's RX side (delivered or not).
+            if let Some(m) = s.members.get_mut(self.slot as usize) {
+                m.fill = m.fill.saturating_sub(taken);
             }
             drop(s);
             self.rx.release(got);
@@ -1029,8 +1032,7 @@ impl Inner {
             let Some(addr) = self.comp.read(start.wrapping_add(i)) else {
                 break;
             };
-            let fs = self.frame_size as u64;
-            let idx = addr / fs;
+            let idx = addr >> self.frame_size.trailing_zeros();
             if idx >= s.pool.frame_count() as u64 || s.tags.get(idx as usize) != Some(&tx_tag) {
                 self.stats.completion_bad_descs += 1;
                 continue;

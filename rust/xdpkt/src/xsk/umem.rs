@@ -69,9 +69,10 @@ impl Umem {
     /// that `addr..addr+len` lies inside the UMEM and inside a single frame.
     #[inline]
     pub fn locate(&self, addr: u64, len: u32) -> Option<(u32, u32)> {
+        // frame_size is a power of two (checked in `new`): shift and mask, no division.
         let fs = self.frame_size as u64;
-        let idx = addr / fs;
-        let off = addr % fs;
+        let idx = addr >> fs.trailing_zeros();
+        let off = addr & (fs - 1);
         if idx >= self.count as u64 || off + len as u64 > fs {
             return None;
         }
