@@ -398,3 +398,37 @@ def test_interface_gone_is_reported(veth: Veth) -> None:
     with pytest.raises(OSError):
         s.stats()
     assert s.closed
+
+
+def test_program_detached_after_sigkill(veth: Veth) -> None:
+    import signal
+    import sys
+
+    code = (
+        "import sys, time, xdpkt\n"
+        "s = xdpkt.Socket(sys.argv[1], netns=sys.argv[2], frames=256, ring_size=128)\n"
+        "print('READY', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, veth.if_b, veth.ns_b], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "READY"
+        assert veth.has_xdp(veth.ns_b, veth.if_b)
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
+    end = time.monotonic() + 5
+    while veth.has_xdp(veth.ns_b, veth.if_b) and time.monotonic() < end:
+        time.sleep(0.02)
+    assert not veth.has_xdp(veth.ns_b, veth.if_b)
+    # The queue is free again.
+    with xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128) as s:
+        assert_places(s)
