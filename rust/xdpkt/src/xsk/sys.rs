@@ -338,6 +338,21 @@ impl Mmap {
         // SAFETY: in bounds, exclusive through `&mut self`, not accessed by the kernel (see `slice`).
         Some(unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(off), len) })
     }
+
+    /// Copies `len` bytes from `src` to `dst` (offsets in the mapping; ranges may overlap).
+    /// Returns false, copying nothing, when either range leaves the mapping. Same
+    /// contract as [`Mmap::slice`]: both ranges are in frames user space owns.
+    pub fn copy(&mut self, src: usize, dst: usize, len: usize) -> bool {
+        let inside = |o: usize| o.checked_add(len).is_some_and(|e| e <= self.len);
+        if !inside(src) || !inside(dst) {
+            return false;
+        }
+        // SAFETY: both ranges lie inside the live mapping (checked above), exclusive access
+        // through `&mut self`, `ptr::copy` allows overlap, and no Rust reference to either
+        // range exists (nor does the kernel access them: see `slice`).
+        unsafe { core::ptr::copy(self.ptr.as_ptr().add(src), self.ptr.as_ptr().add(dst), len) };
+        true
+    }
 }
 
 impl Drop for Mmap {

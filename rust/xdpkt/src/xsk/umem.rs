@@ -97,6 +97,21 @@ impl FrameMemory for Umem {
         let fs = self.frame_size;
         self.map.slice_mut(idx as usize * fs, fs).unwrap_or(&mut [])
     }
+    /// One direct copy inside the region (GSO copies every payload byte through here).
+    fn copy_between(&mut self, src: u32, src_off: usize, dst: u32, dst_off: usize, len: usize) {
+        let fs = self.frame_size;
+        // Same contract as the provided version: a range leaving its frame panics.
+        assert!(
+            src < self.count && dst < self.count && src_off + len <= fs && dst_off + len <= fs,
+            "copy_between: range leaves its frame"
+        );
+        let ok = self.map.copy(
+            src as usize * fs + src_off,
+            dst as usize * fs + dst_off,
+            len,
+        );
+        debug_assert!(ok);
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +133,23 @@ mod tests {
         assert!(Umem::new(4, 1000).is_err());
         assert!(Umem::new(4, 8192).is_err());
         assert!(Umem::new(0, 4096).is_err());
+    }
+
+    #[test]
+    fn copy_between_frames_and_within_one() {
+        let mut u = Umem::new(4, 2048).unwrap();
+        u.frame_mut(1)[10..20].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        u.copy_between(1, 10, 3, 2040, 8);
+        assert_eq!(&u.frame(3)[2040..2048], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        u.copy_between(1, 10, 1, 12, 10); // overlapping, same frame
+        assert_eq!(&u.frame(1)[12..22], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    }
+
+    #[test]
+    #[should_panic(expected = "leaves its frame")]
+    fn copy_between_refuses_to_cross_a_frame() {
+        let mut u = Umem::new(4, 2048).unwrap();
+        u.copy_between(0, 2000, 1, 0, 100);
     }
 
     #[test]
