@@ -172,3 +172,14 @@ def test_fixed_id_aggregate_re_segments_with_fixed_ids() -> None:
     assert xdpkt.gso.segment(agg) == segs
     (inc,) = xdpkt.gro.coalesce(F.tcp_flow(3, 500))
     assert not inc.gso_fixed_id
+
+
+def test_pool_running_dry_flushes_early_and_loses_nothing() -> None:
+    # 1-byte segments: a 64 KB aggregate would need more frames than a 1-flow engine has.
+    g = xdpkt.gro.Gro(max_flows=1, flush_usecs=10**9)
+    segs = F.tcp_flow(3000, 1)
+    out = g.push(segs, now_ns=0) + g.flush()
+    assert len(out) > 1
+    assert sum(p.gso_segs for p in out) == 3000
+    assert b"".join(bytes(p)[54:] for p in out) == b"".join(s[54:] for s in segs)
+    assert g.stats()["packets_in"] == 3000

@@ -96,7 +96,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="hold aggregates across polls until this old in capture time (default: flush every poll)",
     )
-    p.add_argument("--max-flows", type=_int_range(1, 65536), default=64, help="flows held at once")
+    p.add_argument("--max-flows", type=_int_range(1, 4096), default=64, help="flows held at once (1..4096)")
     p.add_argument("input", metavar="IN", help="input capture (pcap or pcapng)")
     p.add_argument("output", metavar="OUT", help="output capture (pcap)")
     p.set_defaults(func=_run_gro)

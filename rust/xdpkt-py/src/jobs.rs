@@ -97,7 +97,7 @@ pub fn gro_file<'py>(
     progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let max_size = in_range("max_size", max_size, 1, 65535)? as u32;
-    let max_flows = in_range("max_flows", max_flows, 1, 65536)? as usize;
+    let max_flows = in_range("max_flows", max_flows, 1, offline::MAX_FLOWS as i64)? as usize;
     let flush_timeout_ns = match flush_usecs {
         Some(u) => Some(in_range("flush_usecs", u, 1, 3_600_000_000)? as u64 * 1000),
         None => None,

@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use xdpkt::gro::{Gro, GroConfig, GroStats};
 use xdpkt::gso::GsoOptions;
-use xdpkt::offline::{Segmenter, GRO_FRAME_SIZE};
+use xdpkt::offline::{gro_pool_frames, Segmenter, GRO_FRAME_SIZE, MAX_FLOWS};
 use xdpkt::{Batch, FramePool, Packet, PoolError};
 
 use crate::errors::{in_range, Error};
@@ -23,7 +23,7 @@ use crate::packet::{with_frame_bytes, PyPacket};
 const CHUNK: usize = 256;
 /// Frames of a GRO pool: the held flows plus a chunk in flight.
 fn gro_frames(max_flows: usize) -> u32 {
-    (max_flows.saturating_mul(48) + 4 * CHUNK + 64).min(1 << 20) as u32
+    gro_pool_frames(max_flows, CHUNK)
 }
 
 thread_local! {
@@ -279,6 +279,8 @@ impl GroEngine {
                 continue;
             }
             self.run_pending(py, now_ns, &mut res)?;
+            // A long push stays interruptible (Ctrl-C) between chunks.
+            py.check_signals()?;
         }
         res.extend(self.flush(py, now_ns, older_than_ns)?);
         Ok(res)
@@ -305,7 +307,7 @@ fn stats_dict<'py>(py: Python<'py>, st: &GroStats, held: usize) -> PyResult<Boun
 fn gro_args(max_size: i64, max_flows: i64) -> Result<(u32, usize), Error> {
     Ok((
         in_range("max_size", max_size, 1, 65535)? as u32,
-        in_range("max_flows", max_flows, 1, 65536)? as usize,
+        in_range("max_flows", max_flows, 1, MAX_FLOWS as i64)? as usize,
     ))
 }
 

@@ -234,7 +234,7 @@ fn plan<M: FrameMemory>(
     }
     let hdr = layout.header_len();
     let cap = pool.frame_capacity();
-    if hdr > cap || cap == 0 {
+    if hdr > cap {
         return Err(GsoError::HeaderTooLarge {
             header_len: hdr,
             frame_capacity: cap,
@@ -401,45 +401,113 @@ fn pass_through<M: FrameMemory>(
     }
 }
 
-/// The unchanging inputs of every segment's header rewrite.
+/// The unchanging inputs of every segment's header rewrite, with the parts
+/// of both header checksums that do not change from segment to segment
+/// summed once (per segment only the rewritten fields are added).
 struct Template {
     layout: Layout,
     mss: usize,
     nseg: usize,
     fixed_id: bool,
-    /// Pseudo-header sum without length.
-    pseudo: u32,
     ip_id: u16,
     seq: u32,
     flags: u8,
+    /// The TCP data-offset byte (high byte of the flag word).
+    doff: u8,
+    /// IPv4 header sum with `tot_len`, the checksum and (unless fixed) the ID zeroed.
+    ip_base: u32,
+    /// Pseudo-header (no length) + L4 header with the checksum and the
+    /// per-segment fields (TCP seq and flag word, UDP length) zeroed.
+    l4_base: u32,
 }
 
 impl Template {
+    fn new(head: &[u8], l: Layout, mss: usize, nseg: usize, fixed_id: bool) -> Template {
+        let mut scratch = [0u8; 60];
+        let mut ip_id = 0;
+        let mut ip_base = 0;
+        if l.l3 == L3::V4 {
+            let ip = ipv4::Packet::new_unchecked(&head[l.l3_off..l.l4_off]);
+            ip_id = ip.ident();
+            // IHL is at most 15 words = 60 bytes.
+            let h = &mut scratch[..l.l3_len];
+            h.copy_from_slice(&head[l.l3_off..l.l4_off]);
+            let mut ip = ipv4::Packet::new_unchecked(&mut h[..]);
+            ip.set_total_len(0);
+            ip.set_checksum(0);
+            if !fixed_id {
+                ip.set_ident(0);
+            }
+            ip_base = checksum::sum(h, 0);
+        }
+        let l4_hdr = &head[l.l4_off..l.payload_off];
+        // TCP data offset is at most 15 words = 60 bytes; UDP is 8.
+        let h = &mut scratch[..l4_hdr.len()];
+        h.copy_from_slice(l4_hdr);
+        let (mut seq, mut flags, mut doff) = (0, 0, 0);
+        match l.l4 {
+            L4::Tcp => {
+                let mut t = tcp::Packet::new_unchecked(&mut h[..]);
+                (seq, flags, doff) = (t.seq(), t.flags(), h_doff(t.flag_word()));
+                t.set_seq(0);
+                t.set_checksum(0);
+                t.set_flags(0);
+                // The data-offset byte shares a 16-bit word with the flags.
+                h[tcp::FLAG_WORD_OFFSET] = 0;
+            }
+            L4::Udp => {
+                let mut u = udp::Packet::new_unchecked(&mut h[..]);
+                u.set_len(0);
+                u.set_checksum(0);
+            }
+        }
+        let l4_base = checksum::sum(h, pseudo_base(head, &l));
+        Template {
+            layout: l,
+            mss,
+            nseg,
+            fixed_id,
+            ip_id,
+            seq,
+            flags,
+            doff,
+            ip_base,
+            l4_base,
+        }
+    }
+
     /// Rewrites the copied headers `h` (frame start .. payload) for segment
     /// `i` carrying `pay` payload bytes, and returns the L4 checksum partial
-    /// sum over pseudo-header + L4 header (checksum field zeroed).
+    /// sum over pseudo-header + L4 header.
     fn patch(&self, h: &mut [u8], i: usize, pay: usize) -> u32 {
         let l = &self.layout;
         let l4_len = l.l4_len() + pay;
+        // An IP packet is at most 65535 bytes, so every length here fits 16 bits.
+        let l4_len16 = l4_len as u16;
         match l.l3 {
             L3::V4 => {
+                let tot = (l.l3_len + l4_len) as u16;
                 let mut ip = ipv4::Packet::new_unchecked(&mut h[l.l3_off..l.l4_off]);
-                ip.set_total_len((l.l3_len + l4_len) as u16);
+                ip.set_total_len(tot);
+                let mut sum = self.ip_base + u32::from(tot);
                 if !self.fixed_id {
                     // inet_gso_segment: id++ per segment, wrapping at 2^16.
-                    ip.set_ident(self.ip_id.wrapping_add(i as u16));
+                    let id = self.ip_id.wrapping_add(i as u16);
+                    ip.set_ident(id);
+                    sum += u32::from(id);
                 }
-                ip.fill_checksum();
+                ip.set_checksum(checksum::finish(sum));
             }
             L3::V6 => {
                 let mut ip = ipv6::Packet::new_unchecked(&mut h[l.l3_off..l.l4_off]);
                 ip.set_payload_len((l.l3_len - ipv6::HEADER_LEN + l4_len) as u16);
             }
         }
+        // Pseudo-header length (RFC 793/8200), then the rewritten L4 fields.
+        let mut sum = self.l4_base + u32::from(l4_len16);
         match l.l4 {
             L4::Tcp => {
-                let mut t = tcp::Packet::new_unchecked(&mut h[l.l4_off..]);
-                t.set_seq(self.seq.wrapping_add((i * self.mss) as u32));
+                let seq = self.seq.wrapping_add((i * self.mss) as u32);
                 let mut flags = self.flags;
                 // tcp_gso_segment: FIN and PSH only on the last segment ...
                 if i + 1 < self.nseg {
@@ -449,18 +517,28 @@ impl Template {
                 if i > 0 {
                     flags &= !tcp::CWR;
                 }
+                let mut t = tcp::Packet::new_unchecked(&mut h[l.l4_off..]);
+                t.set_seq(seq);
                 t.set_flags(flags);
                 t.set_checksum(0);
+                sum += (seq >> 16)
+                    + (seq & 0xffff)
+                    + u32::from(u16::from_be_bytes([self.doff, flags]));
             }
             L4::Udp => {
                 let mut u = udp::Packet::new_unchecked(&mut h[l.l4_off..]);
-                u.set_len(l4_len as u16);
+                u.set_len(l4_len16);
                 u.set_checksum(0);
+                sum += u32::from(l4_len16);
             }
         }
-        let len_sum = (l4_len >> 16) as u32 + (l4_len & 0xffff) as u32;
-        checksum::sum(&h[l.l4_off..], self.pseudo + len_sum)
+        sum
     }
+}
+
+/// The data-offset byte of a TCP flag word (offset 12..16: doff, flags, window).
+const fn h_doff(flag_word: u32) -> u8 {
+    (flag_word >> 24) as u8
 }
 
 /// Where the next payload byte of the input chain is.
@@ -482,27 +560,7 @@ fn write_segments<M: FrameMemory>(
     let head_idx = pkt.head_frame().index();
     let (head_off, head_len) = pool.window_at(head_idx);
     let (head_off, head_len) = (head_off as usize, head_len as usize);
-    let t = {
-        let head = pool.head(pkt);
-        let ip_id = v4_id(head, &l);
-        let (seq, flags) = match l.l4 {
-            L4::Tcp => {
-                let th = tcp::Packet::new_unchecked(&head[l.l4_off..l.payload_off]);
-                (th.seq(), th.flags())
-            }
-            L4::Udp => (0, 0),
-        };
-        Template {
-            layout: l,
-            mss: plan.mss,
-            nseg: plan.nseg,
-            fixed_id: opts.fixed_id,
-            pseudo: pseudo_base(head, &l),
-            ip_id,
-            seq,
-            flags,
-        }
-    };
+    let t = Template::new(pool.head(pkt), l, plan.mss, plan.nseg, opts.fixed_id);
     let mut cur = Cursor {
         idx: head_idx,
         off: head_off + hdr,
@@ -529,13 +587,6 @@ fn write_segments<M: FrameMemory>(
         remaining -= pay;
     }
     Ok(plan.nseg)
-}
-
-fn v4_id(head: &[u8], l: &Layout) -> u16 {
-    match l.l3 {
-        L3::V4 => ipv4::Packet::new_unchecked(&head[l.l3_off..l.l4_off]).ident(),
-        L3::V6 => 0,
-    }
 }
 
 /// Takes back the `n` segments already pushed (failure after the checks:

@@ -22,6 +22,20 @@ use crate::pcap::{CaptureReader, PcapError, PcapWriter};
 use crate::pool::{FramePool, PoolError};
 use crate::wire::{dissect, L3};
 
+/// Most flows a GRO engine built here may hold (the kernel holds 64 per NAPI instance).
+pub const MAX_FLOWS: usize = 4096;
+
+/// Frames of a GRO pool: 48 per held flow (a 64 KB aggregate of MTU-size segments)
+/// plus `in_flight` packets, at most 32768 (320 MiB of address space, touched only
+/// as used). An aggregate of small segments can need more: when the pool runs
+/// dry, everything held is flushed early to make room.
+pub fn gro_pool_frames(max_flows: usize, in_flight: usize) -> u32 {
+    (max_flows
+        .saturating_mul(48)
+        .saturating_add(4 * in_flight + 64))
+    .min(1 << 15) as u32
+}
+
 /// Records handed to the engine per batch: one NAPI poll's budget.
 pub const POLL_BUDGET: usize = 64;
 /// Frame size of GRO pools: GRO needs each input frame linear, and a 9000-byte
@@ -362,8 +376,7 @@ pub fn gro_file<E>(
         total: total_len(input),
     };
     let cfg = job.config;
-    let held_frames = cfg.max_flows.saturating_mul(usize::from(u16::MAX) / 64 + 2);
-    let nframes = (held_frames + 4 * POLL_BUDGET + 64).min(1 << 20) as u32;
+    let nframes = gro_pool_frames(cfg.max_flows, POLL_BUDGET);
     let mut pool = FramePool::heap(nframes, GRO_FRAME_SIZE);
     // Capture timestamp and wire length of every frame by its index, so an aggregate (which keeps its
     // first segment's head frame) is written with its first segment's time.

@@ -12,32 +12,29 @@
 /// padded with a zero byte on the right.
 #[inline]
 pub fn sum(data: &[u8], initial: u32) -> u32 {
-    // Wide accumulation: add 32-bit big-endian words into a u64, fold at the end.
-    let mut acc: u64 = u64::from(initial);
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let hi = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        let lo = u32::from_be_bytes([c[4], c[5], c[6], c[7]]);
-        acc += u64::from(hi) + u64::from(lo);
-    }
-    let mut rest = chunks.remainder();
-    if rest.len() >= 4 {
-        acc += u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]));
-        rest = &rest[4..];
-    }
+    // The sum is byte-order independent (RFC 1071 §2(B)): add 32-bit words in
+    // native order into a u64 (no per-word byte swap, so the loop vectorizes),
+    // fold to 16 bits, and swap once into network order at the end.
+    let mut words = data.chunks_exact(4);
+    let wide: u64 = (&mut words)
+        .map(|w| u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]])))
+        .sum();
+    let mut s = (wide & 0xffff_ffff) + (wide >> 32);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    let mut acc = u64::from(u16::from_be(s as u16)) + u64::from(initial);
+    // The remainder starts at an offset that is a multiple of 4 (even).
+    let rest = words.remainder();
     if rest.len() >= 2 {
         acc += u64::from(u16::from_be_bytes([rest[0], rest[1]]));
-        rest = &rest[2..];
     }
-    if let Some(&b) = rest.first() {
-        acc += u64::from(b) << 8;
+    if rest.len() % 2 == 1 {
+        acc += u64::from(rest[rest.len() - 1]) << 8;
     }
-    // Fold 64 -> 32 bits without losing carries.
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
     acc = (acc & 0xffff_ffff) + (acc >> 32);
     // Keep the partial sum small so callers can keep adding u16s safely.
-    let s = (acc & 0xffff) + (acc >> 16);
-    s as u32
+    ((acc & 0xffff) + (acc >> 16)) as u32
 }
 
 /// Fold a partial sum to 16 bits (not complemented).
@@ -121,6 +118,32 @@ mod tests {
             s = (s & 0xffff) + (s >> 16);
         }
         s as u16
+    }
+
+    #[test]
+    fn every_length_and_alignment() {
+        let buf: Vec<u8> = (0..600u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for off in 0..8 {
+            for n in 0..(buf.len() - off) {
+                for init in [0u32, 1, 0xffff, 0x1fffe] {
+                    let want = naive(&buf[off..off + n]);
+                    let want = fold(u32::from(want) + init);
+                    assert_eq!(
+                        fold(sum(&buf[off..off + n], init)),
+                        want,
+                        "off {off} len {n}"
+                    );
+                }
+            }
+        }
+        // All-ones words: carries out of every lane.
+        let ones = [0xffu8; 4099];
+        assert_eq!(
+            fold(sum(&ones, 0xffff)),
+            fold(u32::from(naive(&ones)) + 0xffff)
+        );
     }
 
     #[test]
