@@ -589,6 +589,9 @@ fn users_own_program_and_xskmap() {
         let link = sys::link_create_xdp(&p, ifindex, prog::XDP_FLAGS_SKB_MODE).unwrap();
         (map, p, link)
     });
+    // Without xskmap=, the foreign program is reported, not replaced.
+    let e = in_ns(&net.ns_b, || XskSocket::open(&net.if_b, 0, &cfg())).unwrap_err();
+    assert!(matches!(e, Error::XdpBusy { .. }), "{e:?}");
     let c = XskConfig {
         xskmap: Some(XskMapSource::Fd(map.as_raw_fd())),
         mode: xdpkt::xsk::Mode::Skb,

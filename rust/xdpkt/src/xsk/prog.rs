@@ -190,7 +190,21 @@ impl XdpProgram {
                 AttachMode::Native => XDP_FLAGS_DRV_MODE,
                 AttachMode::Generic => XDP_FLAGS_SKB_MODE,
             };
-            match sys::link_create_xdp(&prog, ifindex, flags) {
+            // EBUSY can be transient: a program whose last link fd is closing (a child
+            // forked by another thread holds copies of our fds until it execs). Retry briefly.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+            let created = loop {
+                match sys::link_create_xdp(&prog, ifindex, flags) {
+                    Err(e)
+                        if (e == libc::EBUSY || e == libc::EEXIST)
+                            && std::time::Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    r => break r,
+                }
+            };
+            match created {
                 Ok(link) => {
                     return Ok((
                         XdpProgram {
