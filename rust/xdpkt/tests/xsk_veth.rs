@@ -584,7 +584,8 @@ fn users_own_program_and_xskmap() {
     let (map, _prog, link) = in_ns(&net.ns_b, || {
         let map = sys::xskmap_create(64, "user_xsks").unwrap();
         let insns = prog::redirect_program(map.as_raw_fd());
-        let p = sys::prog_load_xdp(&insns, "Dual MIT/GPL", "user_prog", &mut [0u8; 1024]).unwrap();
+        let p =
+            sys::prog_load_xdp(&insns, "Dual MIT/GPL", "user_prog", 0, &mut [0u8; 1024]).unwrap();
         let ifindex = sys::if_nametoindex(&net.if_b);
         let link = sys::link_create_xdp(&p, ifindex, prog::XDP_FLAGS_SKB_MODE).unwrap();
         (map, p, link)
@@ -610,4 +611,41 @@ fn users_own_program_and_xskmap() {
     // ...which goes away with the user's own link.
     drop(link);
     assert!(net.xdp_gone(&net.ns_b, &net.if_b));
+}
+
+#[test]
+fn multi_buffer_jumbo_frames_byte_exact() {
+    need_root!();
+    let net = VethNs::new();
+    for (ns, ifname) in [(&net.ns_a, &net.if_a), (&net.ns_b, &net.if_b)] {
+        let ok = std::process::Command::new("ip")
+            .args(["-n", ns, "link", "set", ifname, "mtu", "9000"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let c = XskConfig {
+        multi_buffer: true,
+        frame_size: 4096,
+        ..cfg()
+    };
+    let mut rx = open(&net.ns_b, &net.if_b, 0, &c);
+    let mut tx = open(&net.ns_a, &net.if_a, 0, &c);
+    // A frags-aware program attaches natively even though the peer MTU exceeds one page.
+    assert_eq!(rx.mode(), Ok(xdpkt::xsk::Mode::Copy), "{:?}", rx.notes());
+    let sizes = [64usize, 1514, 3000, 4096, 5000, 8000, 9014];
+    let frames: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| frame(n, i as u64))
+        .collect();
+    assert_eq!(send_frames(&mut tx, &frames), frames.len());
+    let got = recv_n(&mut rx, frames.len(), Duration::from_secs(3));
+    assert_eq!(got.len(), frames.len(), "{:?}", rx.stats().unwrap().kernel);
+    for (g, f) in got.iter().zip(&frames) {
+        assert!(g == f, "len {} vs {}", g.len(), f.len());
+    }
+    assert_places(&mut tx);
+    assert_places(&mut rx);
 }

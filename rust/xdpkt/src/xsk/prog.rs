@@ -99,6 +99,8 @@ pub struct XdpProgram {
     /// Keeps the link (and so the attachment) alive; `None` for a user-provided map.
     link: Option<(OwnedFd, OwnedFd)>,
     mode: Option<AttachMode>,
+    /// Loaded with `BPF_F_XDP_HAS_FRAGS` (multi-buffer packets reach the sockets).
+    frags: bool,
     key: (u64, u32),
 }
 
@@ -136,6 +138,7 @@ impl XdpProgram {
         ifname: IfName,
         entries: u32,
         mode: Option<AttachMode>,
+        frags: bool,
     ) -> Result<(Arc<XdpProgram>, Vec<String>), Error> {
         let key = (sys::netns_id(), ifindex);
         let mut reg = ATTACHED.lock().unwrap_or_else(|p| p.into_inner());
@@ -145,12 +148,15 @@ impl XdpProgram {
             .find(|(k, _)| *k == key)
             .and_then(|(_, w)| w.upgrade())
         {
+            if frags && !p.frags {
+                return Err(Error::Config("another socket of this process attached the interface's XDP program without multi-buffer support"));
+            }
             if mode.is_none() || p.mode == mode {
                 return Ok((p, Vec::new()));
             }
             return Err(Error::Config("another socket of this process attached the interface's XDP program in a different mode"));
         }
-        let (p, notes) = Self::attach(ifindex, ifname, entries, mode, key)?;
+        let (p, notes) = Self::attach(ifindex, ifname, entries, mode, frags, key)?;
         let p = Arc::new(p);
         reg.push((key, Arc::downgrade(&p)));
         Ok((p, notes))
@@ -161,23 +167,29 @@ impl XdpProgram {
         ifname: IfName,
         entries: u32,
         mode: Option<AttachMode>,
+        frags: bool,
         key: (u64, u32),
     ) -> Result<(XdpProgram, Vec<String>), Error> {
         let map = sys::xskmap_create(entries, "xdpkt_xsks")
             .map_err(|e| map_perm("bpf(BPF_MAP_CREATE XSKMAP)", e))?;
         let insns = redirect_program(map.as_raw_fd());
         let mut log = [0u8; 4096];
-        let prog = sys::prog_load_xdp(&insns, "Dual MIT/GPL", "xdpkt_redirect", &mut log).map_err(
-            |e| match e {
-                libc::EPERM => Error::Permission {
-                    cap: "CAP_BPF",
-                    op: "bpf(BPF_PROG_LOAD)",
-                    errno: e,
-                },
-                libc::EACCES | libc::EINVAL => Error::Verifier { errno: e },
-                _ => Error::os("bpf(BPF_PROG_LOAD)", e),
+        let prog = sys::prog_load_xdp(
+            &insns,
+            "Dual MIT/GPL",
+            "xdpkt_redirect",
+            if frags { sys::BPF_F_XDP_HAS_FRAGS } else { 0 },
+            &mut log,
+        )
+        .map_err(|e| match e {
+            libc::EPERM => Error::Permission {
+                cap: "CAP_BPF",
+                op: "bpf(BPF_PROG_LOAD)",
+                errno: e,
             },
-        )?;
+            libc::EACCES | libc::EINVAL => Error::Verifier { errno: e },
+            _ => Error::os("bpf(BPF_PROG_LOAD)", e),
+        })?;
         let mut notes = Vec::new();
         let tries: &[AttachMode] = match mode {
             Some(AttachMode::Native) => &[AttachMode::Native],
@@ -211,6 +223,7 @@ impl XdpProgram {
                             map,
                             link: Some((prog, link)),
                             mode: Some(m),
+                            frags,
                             key,
                         },
                         notes,
@@ -251,6 +264,7 @@ impl XdpProgram {
             map,
             link: None,
             mode: None,
+            frags: true,
             key: (0, 0),
         })
     }

@@ -88,6 +88,9 @@ pub struct XskConfig {
     pub tx_timeout: Duration,
     /// Frames put on the fill ring at open (`None`: half the free frames, at most a ring).
     pub fill_frames: Option<u32>,
+    /// Multi-buffer (`XDP_USE_SG`): packets larger than a frame span several frames
+    /// (jumbo frames, e.g. 9000 bytes). Needs kernel 6.6+.
+    pub multi_buffer: bool,
 }
 
 impl Default for XskConfig {
@@ -102,6 +105,7 @@ impl Default for XskConfig {
             xskmap: None,
             tx_timeout: Duration::from_secs(2),
             fill_frames: None,
+            multi_buffer: false,
         }
     }
 }
@@ -284,6 +288,9 @@ struct Inner {
     need_wakeup: bool,
     stats: SocketStats,
     frame_size: u32,
+    multi_buffer: bool,
+    /// A multi-buffer packet whose last fragment has not been read yet.
+    partial: Option<Packet>,
 }
 
 /// One AF_XDP socket on (interface, queue).
@@ -382,6 +389,7 @@ impl XskSocket {
         let cfg = XskConfig {
             mode: inner.mode,
             need_wakeup: inner.need_wakeup,
+            multi_buffer: inner.multi_buffer,
             ..cfg.clone()
         };
         Self::open_with(ifname, queue, &cfg, inner.shared.clone(), false)
@@ -459,7 +467,7 @@ impl XskSocket {
                     Mode::Skb => Some(AttachMode::Generic),
                 };
                 let entries = queues.unwrap_or(1).max(64).max(queue + 1);
-                let (p, n) = XdpProgram::shared(ifindex, name, entries, attach)?;
+                let (p, n) = XdpProgram::shared(ifindex, name, entries, attach, cfg.multi_buffer)?;
                 notes.extend(n);
                 p
             }
@@ -538,6 +546,8 @@ impl XskSocket {
             need_wakeup: cfg.need_wakeup,
             stats: SocketStats::default(),
             frame_size,
+            multi_buffer: cfg.multi_buffer,
+            partial: None,
         };
         // Half the free frames (up to the fill ring) go to the kernel for RX; the rest stay for TX.
         let half = (lock(&inner.shared).pool.free_count() as u32).div_ceil(2);
@@ -617,6 +627,9 @@ impl XskSocket {
         };
         if cfg.need_wakeup {
             flags |= libc::XDP_USE_NEED_WAKEUP;
+        }
+        if cfg.multi_buffer {
+            flags |= libc::XDP_USE_SG;
         }
         if anchor.is_some() {
             // The kernel refuses any other flag on a shared-UMEM bind (EINVAL).
@@ -839,17 +852,29 @@ impl XskSocket {
         Ok(())
     }
 
-    /// Copies `bytes` into a fresh one-frame packet.
+    /// Copies `bytes` into a fresh packet (one frame, or a chain in multi-buffer mode).
     pub fn packet_from(&mut self, bytes: &[u8]) -> Result<Packet, Error> {
+        let max = self.max_packet()?;
         let inner = self.inner()?;
         let mut s = lock(&inner.shared);
-        if bytes.len() > s.pool.frame_capacity() {
+        if bytes.len() > max {
             return Err(Error::TooLarge {
                 len: bytes.len(),
-                max: s.pool.frame_capacity(),
+                max,
             });
         }
         s.pool.packet_from(bytes).map_err(|_| Error::Exhausted)
+    }
+
+    /// Largest packet `send` takes: one frame, or (multi-buffer) the kernel's fragment limit.
+    pub fn max_packet(&self) -> Result<usize, Error> {
+        let inner = self.inner.as_ref().ok_or(self.dead)?;
+        let cap = lock(&inner.shared).pool.frame_capacity();
+        Ok(if inner.multi_buffer {
+            cap * MAX_TX_FRAGS as usize
+        } else {
+            cap
+        })
     }
 
     /// Counters, kernel statistics and frame places.
@@ -941,6 +966,9 @@ impl Drop for XskSocket {
     }
 }
 
+/// Descriptors one multi-buffer packet may use on TX (the kernel's MAX_SKB_FRAGS in copy mode).
+const MAX_TX_FRAGS: u32 = 17;
+
 /// At most 2^20 frames (tags are one byte per frame, indices fit descriptors easily).
 const MAX_FRAMES: usize = 1 << 20;
 
@@ -990,8 +1018,12 @@ impl Inner {
                 let located = s.pool.memory().locate(d.addr, d.len);
                 let ok = located.filter(|&(idx, _)| s.tags.get(idx as usize) == Some(&fill_tag));
                 let Some((idx, off)) = ok else {
-                    // Out of bounds or not a frame we lent the kernel: never touch it.
+                    // Out of bounds or not a frame we lent the kernel: never touch it (and
+                    // a packet it was a fragment of is incomplete: drop what we have of it).
                     self.stats.rx_bad_descs += 1;
+                    if let Some(p) = self.partial.take() {
+                        s.pool.release(p);
+                    }
                     continue;
                 };
                 let Some(f) = s.take_back(idx, off, d.len) else {
@@ -1000,7 +1032,19 @@ impl Inner {
                 };
                 taken += 1;
                 self.stats.rx_bytes += d.len as u64;
-                let pkt = Packet::from_frame(f, d.len);
+                // Multi-buffer: XDP_PKT_CONTD says another fragment of this packet follows.
+                let more = self.multi_buffer && d.options & libc::XDP_PKT_CONTD != 0;
+                let pkt = match self.partial.take() {
+                    Some(mut p) => {
+                        s.pool.append(&mut p, f);
+                        p
+                    }
+                    None => Packet::from_frame(f, d.len),
+                };
+                if more {
+                    self.partial = Some(pkt);
+                    continue;
+                }
                 if let Err(p) = batch.push(pkt) {
                     s.pool.release(p);
                     continue;
@@ -1077,18 +1121,29 @@ impl Inner {
         Ok(false)
     }
 
+    /// TX descriptors a packet takes: its frames in multi-buffer mode (up to the kernel's
+    /// fragment limit), else one (a chained packet is linearised or dropped).
+    fn tx_slots(&self, p: &Packet) -> u32 {
+        if self.multi_buffer && p.nframes() <= MAX_TX_FRAGS {
+            p.nframes()
+        } else {
+            1
+        }
+    }
+
     fn transmit(&mut self, batch: &mut Batch, timeout: Duration) -> Result<usize, Error> {
         let mut queued = 0usize;
         let mut deadline: Option<Instant> = None;
         let tx_tag = tag_tx(self.slot);
-        let total = batch.len();
-        let mut drain = batch.drain();
-        let mut left = total as u32;
-        while left > 0 {
+        let mut slots_left: u32 = batch.iter().map(|p| self.tx_slots(p)).sum();
+        let mut drain = batch.drain().peekable();
+        while drain.peek().is_some() {
             self.reap();
-            let (start, got) = self.tx.reserve(left);
-            if got == 0 {
+            let (start, got) = self.tx.reserve(slots_left.min(self.tx.size()));
+            let next_need = drain.peek().map_or(1, |p| self.tx_slots(p));
+            if got < next_need {
                 // TX ring full: let the kernel drain it, then retry (bounded).
+                self.tx.unreserve(got);
                 self.kick()?;
                 let d = *deadline.get_or_insert_with(|| Instant::now() + timeout);
                 if Instant::now() >= d {
@@ -1104,36 +1159,46 @@ impl Inner {
             }
             deadline = None;
             let mut used = 0u32;
+            let mut pkts = 0u32;
             let mut s = lock(&self.shared);
-            while used < got {
+            while let Some(p) = drain.peek() {
+                let need = self.tx_slots(p);
+                if need > got - used {
+                    break;
+                }
                 let Some(mut p) = drain.next() else { break };
-                left -= 1;
-                if !p.is_linear() {
-                    // Multi-buffer TX is not implemented: linearise into the head frame when it fits.
+                slots_left = slots_left.saturating_sub(need);
+                if need == 1 && !p.is_linear() {
+                    // One descriptor for a chained packet: linearise into the head frame when it fits.
                     if p.len() > s.pool.frame_size() || !linearize(&mut s.pool, &mut p) {
                         self.stats.tx_oversize += 1;
                         s.pool.release(p);
                         continue;
                     }
                 }
-                let (off, len) = s.pool.window(p.head_frame());
                 let (head, _, _, _) = p.into_chain();
-                let frame = Frame::from_index(head);
-                let idx = s.pool.surrender(frame);
-                if let Some(t) = s.tags.get_mut(idx as usize) {
-                    *t = tx_tag;
+                // Walk the chain: one descriptor per frame, XDP_PKT_CONTD on all but the last.
+                let mut idx = head;
+                while idx != crate::pool::NIL {
+                    let next = s.pool.next_of(idx);
+                    let (off, len) = s.pool.window_at(idx);
+                    let idx_owned = s.pool.surrender(Frame::from_index(idx));
+                    if let Some(t) = s.tags.get_mut(idx_owned as usize) {
+                        *t = tx_tag;
+                    }
+                    let addr = s.pool.memory().addr(idx_owned, off);
+                    let options = if next != crate::pool::NIL {
+                        libc::XDP_PKT_CONTD
+                    } else {
+                        0
+                    };
+                    self.tx
+                        .write(start.wrapping_add(used), XdpDesc { addr, len, options });
+                    self.stats.tx_bytes += len as u64;
+                    used += 1;
+                    idx = next;
                 }
-                let addr = s.pool.memory().addr(idx, off);
-                self.tx.write(
-                    start.wrapping_add(used),
-                    XdpDesc {
-                        addr,
-                        len,
-                        options: 0,
-                    },
-                );
-                self.stats.tx_bytes += len as u64;
-                used += 1;
+                pkts += 1;
             }
             if let Some(m) = s.members.get_mut(self.slot as usize) {
                 m.tx_out += used;
@@ -1142,8 +1207,8 @@ impl Inner {
             // Hand back the reserved slots we did not fill (oversize packets dropped).
             self.tx.unreserve(got - used);
             self.tx.submit();
-            queued += used as usize;
-            self.stats.tx_packets += used as u64;
+            queued += pkts as usize;
+            self.stats.tx_packets += pkts as u64;
             self.kick_if_needed()?;
         }
         Ok(queued)
@@ -1193,6 +1258,7 @@ impl Inner {
 
     fn shutdown(self, queue: u32) {
         let Inner {
+            partial,
             rx,
             tx,
             fill,
@@ -1208,6 +1274,9 @@ impl Inner {
         drop(fd);
         // The socket is gone: every frame it lent the kernel comes back to the pool.
         let mut s = lock(&shared);
+        if let Some(p) = partial {
+            s.pool.release(p);
+        }
         let (ft, tt) = (tag_fill(slot), tag_tx(slot));
         let n = s.tags.len();
         for i in 0..n {

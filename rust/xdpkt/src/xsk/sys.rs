@@ -596,6 +596,8 @@ const BPF_LINK_CREATE: libc::c_int = 28;
 pub const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 pub const BPF_PROG_TYPE_XDP: u32 = 6;
 pub const BPF_XDP: u32 = 37;
+/// `BPF_F_XDP_HAS_FRAGS`: the program handles multi-buffer packets.
+pub const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 
 /// One eBPF instruction (`struct bpf_insn`).
 #[repr(C)]
@@ -719,6 +721,7 @@ pub fn prog_load_xdp(
     insns: &[BpfInsn],
     license: &str,
     name: &str,
+    prog_flags: u32,
     log: &mut [u8],
 ) -> Result<OwnedFd, i32> {
     #[repr(C)]
@@ -746,7 +749,7 @@ pub fn prog_load_xdp(
         log_size: 0,
         log_buf: 0,
         kern_version: 0,
-        prog_flags: 0,
+        prog_flags,
         prog_name: name16(name),
         prog_ifindex: 0,
         expected_attach_type: BPF_XDP,
