@@ -432,3 +432,26 @@ def test_program_detached_after_sigkill(veth: Veth) -> None:
     # The queue is free again.
     with xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128) as s:
         assert_places(s)
+
+
+def test_multi_buffer_jumbo_frames(veth: Veth) -> None:
+    for ns, dev in ((veth.ns_a, veth.if_a), (veth.ns_b, veth.if_b)):
+        veth._ip("-n", ns, "link", "set", dev, "mtu", "9000")
+    kw = {"frames": 512, "ring_size": 256, "multi_buffer": True}
+    with (
+        xdpkt.Socket(veth.if_b, netns=veth.ns_b, **kw) as rx,  # type: ignore[arg-type]
+        xdpkt.Socket(veth.if_a, netns=veth.ns_a, **kw) as tx,  # type: ignore[arg-type]
+    ):
+        frames = [udp_frame(n, i) for i, n in enumerate((60, 4000, 9014))]
+        assert tx.send(frames) == 3
+        got = recv_n(rx, 3)
+        assert got == frames
+        tx.send(frames[2:])
+        with rx.recv(8, timeout=2.0) as b:
+            assert b.lengths() == [9014]
+            with pytest.raises(BufferError, match="several UMEM frames"):
+                memoryview(b[0])
+            assert bytes(b[0]) == frames[2]
+        assert_places(rx)
+        with pytest.raises(ValueError, match="does not fit"):
+            tx.send([bytes(100_000)])

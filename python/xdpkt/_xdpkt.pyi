@@ -148,6 +148,7 @@ class Socket:
         busy_poll: bool = False,
         netns: str | None = None,
         xskmap: str | PathLike[str] | int | None = None,
+        multi_buffer: bool = False,
     ) -> Self: ...
     @property
     def mode(self) -> str: ...

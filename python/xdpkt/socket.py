@@ -27,7 +27,8 @@ class Socket(_Socket):
     ``netns``: open the socket inside that network namespace (a name under
     ``/var/run/netns`` or a path); the socket keeps working from any thread.
     ``xskmap``: use this XSKMAP (pinned path or fd) of your own XDP program instead
-    of loading xdpkt's redirect program.
+    of loading xdpkt's redirect program. ``multi_buffer``: frames larger than one UMEM
+    frame (jumbo frames) span several frames (``XDP_USE_SG``, kernel 6.6+).
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class Socket(_Socket):
         busy_poll: bool = False,
         netns: str | None = None,
         xskmap: str | os.PathLike[str] | int | None = None,
+        multi_buffer: bool = False,
     ) -> None:
         for note in self.notes():
             _log.info("xdpkt.Socket(%s, %d): %s", ifname, queue, note)

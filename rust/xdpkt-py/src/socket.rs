@@ -17,10 +17,26 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use xdpkt::xsk::socket::SharedUmem;
+use xdpkt::xsk::UmemPool;
 use xdpkt::xsk::{Error, Mode, Waker, XskConfig, XskMapSource, XskSocket};
-use xdpkt::Batch;
+use xdpkt::{Batch, Packet};
 
 use crate::errors;
+
+/// A packet's bytes as `bytes`: one copy, straight from its frame(s).
+fn packet_bytes<'py>(
+    py: Python<'py>,
+    p: &Packet,
+    pool: &UmemPool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    if p.is_linear() {
+        return Ok(PyBytes::new(py, pool.head(p)));
+    }
+    PyBytes::new_with(py, p.len(), |buf| {
+        pool.copy_into(p, buf);
+        Ok(())
+    })
+}
 
 fn lk<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -69,7 +85,8 @@ impl PyBatch {
     }
 
     /// Runs `f` on the bytes of packet `i` (RX packets are one frame).
-    fn with_packet<R>(&self, i: usize, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    /// Runs `f` on packet `i` and the pool holding its frames.
+    fn with_packet<R>(&self, i: usize, f: impl FnOnce(&Packet, &UmemPool) -> R) -> PyResult<R> {
         let g = lk(&self.pkts);
         let b = g
             .as_ref()
@@ -78,7 +95,7 @@ impl PyBatch {
             .get(i)
             .ok_or_else(|| PyIndexError::new_err("packet index out of range"))?;
         let u = lk(&self.umem);
-        Ok(f(u.pool_ref().head(p)))
+        Ok(f(p, u.pool_ref()))
     }
 }
 
@@ -127,9 +144,9 @@ impl PyBatch {
             return Ok(Vec::new());
         };
         let u = lk(&self.umem);
-        Ok(b.iter()
-            .map(|p| PyBytes::new(py, u.pool_ref().head(p)))
-            .collect())
+        b.iter()
+            .map(|p| packet_bytes(py, p, u.pool_ref()))
+            .collect()
     }
 
     /// Gives the frames back (to the fill ring through the free pool). Idempotent.
@@ -202,13 +219,13 @@ pub struct PacketView {
 #[pymethods]
 impl PacketView {
     fn __len__(&self) -> PyResult<usize> {
-        self.batch.get().with_packet(self.index, |b| b.len())
+        self.batch.get().with_packet(self.index, |p, _| p.len())
     }
 
     fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         self.batch
             .get()
-            .with_packet(self.index, |b| PyBytes::new(py, b))
+            .with_packet(self.index, |p, pool| packet_bytes(py, p, pool))?
     }
 
     #[allow(unsafe_code)]
@@ -222,7 +239,15 @@ impl PacketView {
         }
         let this = slf.get();
         let batch = this.batch.get();
-        let (ptr, len) = batch.with_packet(this.index, |b| (b.as_ptr(), b.len()))?;
+        let head = batch.with_packet(this.index, |p, pool| {
+            p.is_linear()
+                .then(|| (pool.head(p).as_ptr(), pool.head(p).len()))
+        })?;
+        let Some((ptr, len)) = head else {
+            return Err(PyBufferError::new_err(
+                "this packet spans several UMEM frames (multi-buffer): use bytes(p) for a copy",
+            ));
+        };
         // SAFETY: `ptr..ptr+len` is the packet's data inside the UMEM mapping, which lives as
         // long as `batch.umem` (kept alive by the exporter object `slf` -> batch). The frame is
         // held by the batch and cannot be released while `exports` > 0 (`close` refuses; drop
@@ -276,7 +301,7 @@ fn closed_err() -> PyErr {
 impl PySocket {
     #[new]
     #[pyo3(signature = (ifname, queue=0, *, mode="auto", frames=4096, frame_size=4096, ring_size=2048,
-                        need_wakeup=true, busy_poll=false, netns=None, xskmap=None))]
+                        need_wakeup=true, busy_poll=false, netns=None, xskmap=None, multi_buffer=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -290,6 +315,7 @@ impl PySocket {
         busy_poll: bool,
         netns: Option<String>,
         xskmap: Option<Bound<'_, PyAny>>,
+        multi_buffer: bool,
     ) -> PyResult<Self> {
         let mode = Mode::parse(mode).ok_or_else(|| {
             PyValueError::new_err(format!("unknown mode {mode:?} (auto, zerocopy, copy, skb)"))
@@ -313,6 +339,7 @@ impl PySocket {
             need_wakeup,
             busy_poll,
             xskmap,
+            multi_buffer,
             ..XskConfig::default()
         };
         let name = ifname.to_owned();
@@ -339,7 +366,8 @@ impl PySocket {
             })
             .map_err(to_pyerr)?;
         let umem = sock.umem().map_err(to_pyerr)?;
-        let frame_capacity = lk(&umem).pool_ref().frame_capacity();
+        // The largest frame `send` takes (several frames' worth with multi_buffer).
+        let frame_capacity = sock.max_packet().map_err(to_pyerr)?;
         Ok(PySocket {
             waker: sock.waker(),
             mode: sock.mode().map_err(to_pyerr)?.as_str(),
