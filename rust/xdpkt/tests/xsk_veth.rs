@@ -646,6 +646,24 @@ fn multi_buffer_jumbo_frames_byte_exact() {
     for (g, f) in got.iter().zip(&frames) {
         assert!(g == f, "len {} vs {}", g.len(), f.len());
     }
+    // Budget 1: each RX burst takes one descriptor, so the packet is assembled across bursts.
+    send_frames(&mut tx, &frames[6..]);
+    let umem = rx.umem().unwrap();
+    let mut batch = Batch::with_capacity(1);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while batch.is_empty() && Instant::now() < deadline {
+        rx.recv_timeout(&mut batch, 1, Duration::from_millis(50))
+            .unwrap();
+    }
+    {
+        let mut u = umem.lock().unwrap();
+        let p = batch.pop().unwrap();
+        assert_eq!(p.nframes(), 3);
+        let mut v = Vec::new();
+        u.pool().copy_out(&p, &mut v);
+        assert!(v == frames[6]);
+        u.pool().release(p);
+    }
     assert_places(&mut tx);
     assert_places(&mut rx);
 }
