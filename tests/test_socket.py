@@ -455,3 +455,12 @@ def test_multi_buffer_jumbo_frames(veth: Veth) -> None:
         assert_places(rx)
         with pytest.raises(ValueError, match="does not fit"):
             tx.send([bytes(100_000)])
+
+
+@needs_root
+def test_cli_bench_unknown_interface_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from xdpkt.cli import main
+
+    assert main(["bench", "rxdrop", "xdpkt-nope0", "--seconds", "0.1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("xdpkt bench: error: no interface named") and err.count("\n") == 1

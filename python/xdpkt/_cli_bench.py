@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from xdpkt._xdpkt import bench
 
@@ -38,16 +39,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.seconds <= 3600:
         raise SystemExit("xdpkt bench: --seconds must be in (0, 3600]")
-    r = bench(
-        args.mode,
-        args.iface,
-        queue=args.queue,
-        seconds=args.seconds,
-        size=args.size,
-        batch=args.batch,
-        xdp_mode=args.xdp_mode,
-        netns=args.netns,
-    )
+    try:
+        r = bench(
+            args.mode,
+            args.iface,
+            queue=args.queue,
+            seconds=args.seconds,
+            size=args.size,
+            batch=args.batch,
+            xdp_mode=args.xdp_mode,
+            netns=args.netns,
+        )
+    except ValueError as e:  # unknown interface/queue, bad size: a one-line message, no traceback
+        print(f"xdpkt bench: error: {e}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(r))
     else:
