@@ -183,3 +183,10 @@ def test_pool_running_dry_flushes_early_and_loses_nothing() -> None:
     assert sum(p.gso_segs for p in out) == 3000
     assert b"".join(bytes(p)[54:] for p in out) == b"".join(s[54:] for s in segs)
     assert g.stats()["packets_in"] == 3000
+
+
+def test_jumbo_segments_span_several_pool_frames() -> None:
+    jumbo = [F.tcp4(F.pattern(8000, i), seq=1 + 8000 * i, ident=1 + i) for i in range(8)]
+    (agg,) = xdpkt.gro.coalesce(jumbo)
+    assert (agg.gso_size, agg.gso_segs) == (8000, 8)
+    assert xdpkt.gso.segment(agg) == jumbo

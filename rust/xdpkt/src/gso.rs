@@ -39,8 +39,9 @@ pub struct GsoOptions {
     /// packet's own `gso_size` (re-segmenting a GRO aggregate).
     pub mss: Option<u16>,
     /// Keep the first IPv4 ID on every segment instead of incrementing it
-    /// (the kernel's `SKB_GSO_TCP_FIXEDID`, which GRO sets when it merged
-    /// segments with equal IDs). Applied to IPv4 UDP too when asked; no
+    /// (the kernel's `SKB_GSO_TCP_FIXEDID`). A packet whose
+    /// [`Packet::gso_fixed_id`] is set (a GRO aggregate of fixed-ID segments)
+    /// gets fixed IDs either way. Applied to IPv4 UDP too when asked; no
     /// effect on IPv6.
     pub fixed_id: bool,
 }
@@ -142,7 +143,7 @@ impl From<ParseError> for GsoError {
 /// beyond the IP length is dropped. Per segment (kernel rules):
 /// TCP seq₀ + i·mss, FIN/PSH only on the last, CWR only on the first, other
 /// flags, options and `urg_ptr` copied; IPv4 ID₀ + i (mod 2¹⁶) unless
-/// `fixed_id`; IPv4 `tot_len` / IPv6 `payload_len` and UDP length per segment,
+/// `opts.fixed_id` or `pkt.gso_fixed_id`; IPv4 `tot_len` / IPv6 `payload_len` and UDP length per segment,
 /// a UDP checksum of 0 sent as 0xFFFF.
 ///
 /// On error nothing is pushed, every frame taken is returned to the pool,
@@ -560,7 +561,9 @@ fn write_segments<M: FrameMemory>(
     let head_idx = pkt.head_frame().index();
     let (head_off, head_len) = pool.window_at(head_idx);
     let (head_off, head_len) = (head_off as usize, head_len as usize);
-    let t = Template::new(pool.head(pkt), l, plan.mss, plan.nseg, opts.fixed_id);
+    // inet_gso_segment takes FIXEDID from the packet's gso_type; the option adds to it.
+    let fixed_id = opts.fixed_id || pkt.gso_fixed_id;
+    let t = Template::new(pool.head(pkt), l, plan.mss, plan.nseg, fixed_id);
     let mut cur = Cursor {
         idx: head_idx,
         off: head_off + hdr,
@@ -1101,6 +1104,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_aggregate_with_fixed_ids_keeps_them() {
+        let spec = Spec::new(false, false, 3000);
+        let mut pool = FramePool::heap(16, 2048);
+        let mut out = Batch::with_capacity(8);
+        let mut pkt = pool.packet_from(&spec.build()).unwrap();
+        pkt.gso_size = 1000;
+        pkt.gso_type = GsoType::TcpV4;
+        pkt.gso_fixed_id = true;
+        assert_eq!(
+            segment(&mut pool, pkt, GsoOptions::default(), &mut out).ok(),
+            Some(3)
+        );
+        let segs: Vec<Vec<u8>> = out.iter().map(|p| bytes_of(&pool, p)).collect();
+        check_segments(&spec, &segs, 1000, true);
+        assert!(out.iter().all(|p| !p.gso_fixed_id));
+        for p in out.drain() {
+            pool.release(p);
+        }
+        assert_eq!(pool.free_count(), 16);
+    }
+
+    #[test]
     fn ipv4_id_wraps_at_0xffff() {
         for udp in [false, true] {
             let mut spec = Spec::new(false, udp, 30);
@@ -1435,6 +1460,43 @@ pub(crate) mod tests {
             pool.release(pkt);
         }
         assert_eq!(pool.free_count(), 8);
+    }
+
+    #[test]
+    fn a_chain_shorter_than_its_length_rolls_back() {
+        // Corrupt the accounting on purpose (only possible inside the crate):
+        // the tail frame holds 500 bytes fewer than the packet length says.
+        let spec = Spec::new(false, false, 3000);
+        let frame = spec.build();
+        for (m, partial) in [(1000u16, false), (4000, true)] {
+            let mut pool = FramePool::heap(16, 1024);
+            let mut out = Batch::with_capacity(8);
+            out.push(pool.packet_from(&[9; 10]).unwrap()).unwrap();
+            let mut pkt = pool.packet_from(&frame).unwrap();
+            if partial {
+                pkt.csum = CsumState::Partial {
+                    start: 0,
+                    offset: 0,
+                };
+            }
+            let tail = crate::pool::Frame::from_index(pkt.tail);
+            let (off, len) = pool.window(&tail);
+            pool.set_window(&tail, off, len - 500).unwrap();
+            let free = pool.free_count();
+            let (p, e) = segment(&mut pool, pkt, mss(m), &mut out).unwrap_err();
+            assert_eq!(e.reason(), "broken_chain");
+            assert_eq!(
+                pool.free_count(),
+                free,
+                "segments already built are released"
+            );
+            assert_eq!(out.len(), 1, "segments already pushed are taken back");
+            pool.release(p);
+            for p in out.drain() {
+                pool.release(p);
+            }
+            assert_eq!(pool.free_count(), 16);
+        }
     }
 
     #[test]

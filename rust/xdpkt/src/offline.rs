@@ -26,9 +26,9 @@ use crate::wire::{dissect, L3};
 pub const MAX_FLOWS: usize = 4096;
 
 /// Frames of a GRO pool: 48 per held flow (a 64 KB aggregate of MTU-size segments)
-/// plus `in_flight` packets, at most 32768 (320 MiB of address space, touched only
-/// as used). An aggregate of small segments can need more: when the pool runs
-/// dry, everything held is flushed early to make room.
+/// plus 4 per packet in flight, at most 32768 (64 MiB). An aggregate of small
+/// segments can need more: when the pool runs dry, everything held is flushed
+/// early to make room.
 pub fn gro_pool_frames(max_flows: usize, in_flight: usize) -> u32 {
     (max_flows
         .saturating_mul(48)
@@ -38,9 +38,9 @@ pub fn gro_pool_frames(max_flows: usize, in_flight: usize) -> u32 {
 
 /// Records handed to the engine per batch: one NAPI poll's budget.
 pub const POLL_BUDGET: usize = 64;
-/// Frame size of GRO pools: GRO needs each input frame linear, and a 9000-byte
-/// jumbo frame with its L2 header fits one frame.
-pub const GRO_FRAME_SIZE: usize = 10240;
+/// Frame size of GRO pools: one 1500-byte-MTU frame per pool frame; a larger
+/// frame (jumbo) is chained over several, with its headers in the first.
+pub const GRO_FRAME_SIZE: usize = 2048;
 /// Frame size of GSO pools: one 1500-byte-MTU segment per frame; larger inputs and
 /// segments chain frames.
 pub const GSO_FRAME_SIZE: usize = 2048;

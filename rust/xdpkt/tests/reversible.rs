@@ -112,8 +112,9 @@ proptest! {
         prop_assert_eq!(usize::from(aggs.get(0).unwrap().gso_segs), c.n);
         let mut segs = Batch::with_capacity(frames.len() + 1);
         for agg in aggs.drain() {
-            let fixed_id = agg.gso_fixed_id;
-            let r = segment(&mut pool, agg, GsoOptions { mss: None, fixed_id }, &mut segs);
+            // GSO takes gso_size and the fixed-ID mode from the aggregate itself.
+            prop_assert_eq!(agg.gso_fixed_id, c.fixed_id && !c.v6);
+            let r = segment(&mut pool, agg, GsoOptions::default(), &mut segs);
             match r {
                 Ok(n) => prop_assert_eq!(n, c.n),
                 Err((p, e)) => {

@@ -96,10 +96,23 @@ pub(crate) struct Held {
     pub first_ns: u64,
 }
 
-/// Bounded table of held packets, with their age order.
+/// "No slot" in the hash chains.
+const NONE: u32 = u32::MAX;
+
+/// Bounded table of held packets: slots, a hash index over their keys
+/// (chained, like the kernel's `gro_hash` lists but with many short chains)
+/// and their age order.
 #[derive(Debug)]
 pub(crate) struct FlowTable {
     slots: Vec<Option<Held>>,
+    /// Each slot's key (meaningful for occupied slots).
+    keys: Vec<Key>,
+    /// Next slot in the same hash chain.
+    next: Vec<u32>,
+    /// First slot of each hash chain; a power-of-two count, >= 2 × slots.
+    heads: Vec<u32>,
+    /// Free slot indices.
+    free: Vec<u32>,
     /// Occupied slot indices, oldest first.
     order: Vec<usize>,
 }
@@ -107,11 +120,16 @@ pub(crate) struct FlowTable {
 impl FlowTable {
     /// A table of `cap` slots (at least 1); allocates here only.
     pub fn new(cap: usize) -> FlowTable {
-        let cap = cap.max(1);
+        let cap = cap.clamp(1, 1 << 20);
         let mut slots = Vec::with_capacity(cap);
         slots.resize_with(cap, || None);
+        let buckets = (2 * cap).next_power_of_two();
         FlowTable {
             slots,
+            keys: vec![Key { ports: 0, addrs: 0 }; cap],
+            next: vec![NONE; cap],
+            heads: vec![NONE; buckets],
+            free: (0..cap as u32).rev().collect(),
             order: Vec::with_capacity(cap),
         }
     }
@@ -121,7 +139,12 @@ impl FlowTable {
     }
 
     pub fn is_full(&self) -> bool {
-        self.order.len() >= self.slots.len()
+        self.free.is_empty()
+    }
+
+    fn bucket(&self, key: Key) -> usize {
+        let h = (key.ports ^ key.addrs.rotate_left(16)).wrapping_mul(0x9e37_79b1);
+        (h ^ (h >> 15)) as usize & (self.heads.len() - 1)
     }
 
     /// The slot holding the flow of a new segment, if any.
@@ -132,13 +155,19 @@ impl FlowTable {
         lay: &Layout,
         pool: &FramePool<M>,
     ) -> Option<usize> {
-        self.order
-            .iter()
-            .copied()
-            .find(|&i| match self.slots.get(i) {
-                Some(Some(h)) => h.key == key && same_flow(frame, lay, pool.head(&h.pkt), &h.lay),
-                _ => false,
-            })
+        let mut i = self.heads.get(self.bucket(key)).copied().unwrap_or(NONE);
+        while i != NONE {
+            let at = i as usize;
+            if self.keys.get(at) == Some(&key) {
+                if let Some(Some(h)) = self.slots.get(at) {
+                    if same_flow(frame, lay, pool.head(&h.pkt), &h.lay) {
+                        return Some(at);
+                    }
+                }
+            }
+            i = self.next.get(at).copied().unwrap_or(NONE);
+        }
+        None
     }
 
     pub fn get(&self, i: usize) -> Option<&Held> {
@@ -152,22 +181,54 @@ impl FlowTable {
     /// Stores a new held packet as the youngest; the caller made room.
     /// Hands it back when the table is full.
     pub fn insert(&mut self, h: Held) -> Result<usize, Held> {
-        let Some(i) = self.slots.iter().position(Option::is_none) else {
+        let Some(i) = self.free.pop() else {
             return Err(h);
         };
-        if let Some(s) = self.slots.get_mut(i) {
+        let at = i as usize;
+        let b = self.bucket(h.key);
+        if let (Some(k), Some(n), Some(head)) = (
+            self.keys.get_mut(at),
+            self.next.get_mut(at),
+            self.heads.get_mut(b),
+        ) {
+            *k = h.key;
+            *n = *head;
+            *head = i;
+        }
+        if let Some(s) = self.slots.get_mut(at) {
             *s = Some(h);
         }
-        self.order.push(i);
-        Ok(i)
+        self.order.push(at);
+        Ok(at)
     }
 
     /// Takes the packet out of slot `i`.
     pub fn remove(&mut self, i: usize) -> Option<Held> {
         let h = self.slots.get_mut(i)?.take()?;
+        // Unlink from its hash chain.
+        let b = self.bucket(h.key);
+        let after = self.next.get(i).copied().unwrap_or(NONE);
+        if self.heads.get(b) == Some(&(i as u32)) {
+            if let Some(head) = self.heads.get_mut(b) {
+                *head = after;
+            }
+        } else {
+            let mut j = self.heads.get(b).copied().unwrap_or(NONE);
+            while j != NONE {
+                let nj = self.next.get(j as usize).copied().unwrap_or(NONE);
+                if nj == i as u32 {
+                    if let Some(n) = self.next.get_mut(j as usize) {
+                        *n = after;
+                    }
+                    break;
+                }
+                j = nj;
+            }
+        }
         if let Some(pos) = self.order.iter().position(|&j| j == i) {
             self.order.remove(pos);
         }
+        self.free.push(i as u32);
         Some(h)
     }
 
@@ -182,5 +243,66 @@ impl FlowTable {
             .iter()
             .copied()
             .find(|&i| self.get(i).is_some_and(|h| h.first_ns < deadline))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::FramePool;
+    use crate::wire::dissect;
+
+    /// Insert / find / remove in any order keeps every chain consistent,
+    /// including keys that collide in one bucket.
+    #[test]
+    fn chains_stay_consistent() {
+        let mut pool = FramePool::heap(64, 256);
+        let mut t = FlowTable::new(8);
+        let frames: Vec<Vec<u8>> = (0..12u16)
+            .map(|k| {
+                crate::gro::testkit::SegSpec {
+                    src_port: k % 6,
+                    host: (k / 6) as u8 + 1,
+                    ..crate::gro::testkit::SegSpec::tcp4(0, 10)
+                }
+                .build()
+            })
+            .collect();
+        let mut held: Vec<Option<usize>> = vec![None; frames.len()];
+        for round in 0..200usize {
+            let k = (round * 7 + round / 3) % frames.len();
+            let f = &frames[k];
+            let lay = dissect(f).unwrap();
+            let key = Key::of(f, &lay);
+            assert_eq!(
+                t.find(key, f, &lay, &pool),
+                held[k],
+                "round {round} flow {k}"
+            );
+            match held[k] {
+                Some(i) => {
+                    let h = t.remove(i).unwrap();
+                    pool.release(h.pkt);
+                    held[k] = None;
+                }
+                None if !t.is_full() => {
+                    let pkt = pool.packet_from(f).unwrap();
+                    let h = Held {
+                        pkt,
+                        lay,
+                        key,
+                        gso_size: 10,
+                        count: 1,
+                        payload: 10,
+                        psum: 0,
+                        fixed_id: false,
+                        first_ns: 0,
+                    };
+                    held[k] = Some(t.insert(h).unwrap());
+                }
+                None => {}
+            }
+            assert_eq!(t.len(), held.iter().flatten().count());
+        }
     }
 }

@@ -5,11 +5,12 @@
 //! rewrite of finished aggregates. It follows `net/core/gro.c`
 //! (`dev_gro_receive`, `napi_gro_flush`), `inet_gro_receive` /
 //! `ipv6_gro_receive`, `tcp_gro_receive` and `udp_gro_receive_segment` of
-//! Linux 6.18; `CONFORMANCE.md` (GRO) lists the rules and where we differ.
+//! Linux 6.18. `CONFORMANCE.md` (GRO) lists the rules; `docs/gro.md` says
+//! where we differ from the kernel and which cases were checked against it.
 //!
 //! Zero copy, zero allocation: merging a segment pulls its window to the L4
-//! payload ([`FramePool::pull_head`]), trims link padding ([`FramePool::trim`])
-//! and chains its frames onto the held packet ([`FramePool::append_packet`]).
+//! payload ([`FramePool::pull_head`]) and chains its frames onto the held
+//! packet ([`FramePool::append_packet`]).
 //! The aggregate keeps the first segment's headers, patched in place when it
 //! leaves: IP length fields, the IPv4 header checksum (RFC 1624 incremental
 //! update) and a full, valid L4 checksum, computed from the per-segment payload
@@ -19,6 +20,8 @@
 //! A packet that leaves GRO alone (passed through, or held and flushed without
 //! a partner) is exactly what came in: same bytes, same metadata
 //! (`gso_size` 0, `gso_segs` 0, `gso_type` None, `csum` as given).
+
+#![warn(missing_docs)]
 
 mod flow;
 mod stats;
@@ -31,7 +34,7 @@ pub use stats::{GroStats, REASONS};
 use crate::batch::Batch;
 use crate::packet::{CsumState, GsoType, Packet};
 use crate::pool::{FrameMemory, FramePool};
-use crate::wire::{checksum, dissect, ipv4, ipv6, Layout, L3, L4};
+use crate::wire::{checksum, dissect_head, ipv4, ipv6, Layout, ParseError, L3, L4};
 use flow::{FlowTable, Held, Key};
 
 /// GRO settings (the `ethtool -K rx-gro` / `rx-udp-gro-forwarding` and
@@ -43,6 +46,7 @@ pub struct GroConfig {
     pub max_size: u32,
     /// Packets held at once (one per flow). Default 64, the kernel's
     /// `GRO_HASH_BUCKETS` (8) × `MAX_GRO_SKBS` (8). When full, the oldest flushes.
+    /// 0 counts as 1. A veth device (no RX hash, one bucket) behaves like 8.
     pub max_flows: usize,
     /// UDP GRO with `rx-udp-gro-forwarding` semantics. Default off: UDP passes through.
     pub udp: bool,
@@ -66,10 +70,19 @@ pub const UDP_GRO_CNT_MAX: u32 = 64;
 pub(crate) struct Seg {
     pub lay: Layout,
     pub key: Key,
-    /// L4 payload bytes (link padding excluded).
+    /// L4 payload bytes.
     pub len: u32,
     /// Ones'-complement sum of the payload (starting at an even offset).
     pub psum: u32,
+}
+
+/// Why a packet is delivered as is.
+#[derive(Debug, Clone, Copy)]
+enum Reject {
+    /// Deliver it; a held packet of its flow stays held.
+    Pass(&'static str),
+    /// Flush the held packet of its flow first, then deliver it.
+    FlushFlow(&'static str, Layout),
 }
 
 /// The GRO engine of one receive queue: a bounded table of held packets.
@@ -100,9 +113,12 @@ impl Gro {
 
     /// One packet from the NIC.
     ///
-    /// Delivers into `out` whatever must leave now: packets that are not
-    /// merged are delivered immediately, *without* flushing a held aggregate
-    /// first (kernel behaviour), and aggregates that a rule flushed.
+    /// Delivers into `out` whatever must leave now: a packet that is not
+    /// merged or held is delivered at once, and aggregates that a rule
+    /// flushed. As in the kernel, a packet rejected before the flow lookup
+    /// (malformed, IPv4 options, fragment, bad checksum) leaves held packets
+    /// alone; one whose merge was tried and refused (pure ACK, flags, seq,
+    /// header or length mismatch) flushes its own flow's held packet first.
     /// `now_ns` is the caller's clock, remembered per held flow for
     /// [`Gro::flush_older_than`]. Needs `out.room() >= 2`, otherwise returns
     /// `Err(pkt)` untouched and counts nothing.
@@ -119,7 +135,17 @@ impl Gro {
         self.stats.packets_in += 1;
         let seg = match self.classify(pool, &pkt) {
             Ok(seg) => seg,
-            Err(reason) => {
+            Err(Reject::Pass(reason)) => {
+                self.pass(pool, pkt, reason, out);
+                return Ok(());
+            }
+            Err(Reject::FlushFlow(reason, lay)) => {
+                // The kernel still looks the flow up: the merge fails and the
+                // held packet leaves first.
+                let head = pool.head(&pkt);
+                if let Some(i) = self.table.find(Key::of(head, &lay), head, &lay, pool) {
+                    self.flush_slot(pool, i, out);
+                }
                 self.pass(pool, pkt, reason, out);
                 return Ok(());
             }
@@ -170,42 +196,56 @@ impl Gro {
     }
 
     /// Validates a packet for GRO. `Err` names why it passes through as is.
-    fn classify<M: FrameMemory>(
-        &self,
-        pool: &FramePool<M>,
-        pkt: &Packet,
-    ) -> Result<Seg, &'static str> {
-        // An already aggregated packet (or one a driver handed as a chain) is
-        // not re-merged: its headers may not be all in the head frame.
+    fn classify<M: FrameMemory>(&self, pool: &FramePool<M>, pkt: &Packet) -> Result<Seg, Reject> {
+        // An already aggregated packet is not merged again (the kernel's
+        // skb_is_gso path only takes a GRO packet of the very same gso_size;
+        // we keep it simple and deliver it as is).
         if pkt.gso_type != GsoType::None || pkt.gso_size != 0 {
-            return Err("gso");
+            return Err(Reject::Pass("gso"));
         }
-        if !pkt.is_linear() {
-            return Err("nonlinear");
-        }
+        // Headers must be in the head frame; the payload may run on in a chain
+        // (a jumbo frame in small pool frames).
         let frame = pool.head(pkt);
-        let lay = dissect(frame).map_err(|e| e.reason())?;
+        let lay = dissect_head(frame, pkt.len()).map_err(|e| {
+            Reject::Pass(match e {
+                ParseError::Truncated { .. } if !pkt.is_linear() => "nonlinear",
+                e => e.reason(),
+            })
+        })?;
         if lay.l4 == L4::Udp && !self.cfg.udp {
-            return Err("not_tcp");
+            return Err(Reject::Pass("not_tcp"));
         }
-        let l3 = frame.get(lay.l3_off..).ok_or("truncated")?;
+        let truncated = Reject::Pass("truncated");
+        let l3 = frame.get(lay.l3_off..).ok_or(truncated)?;
         let pseudo_len = (lay.end - lay.l4_off) as u32;
         let pseudo = match lay.l3 {
             L3::V4 => {
                 let ip = ipv4::Packet::new_unchecked(l3);
                 // inet_gro_receive: `*(u8 *)iph != 0x45` is never merged.
                 if ip.header_len() != ipv4::MIN_HEADER_LEN {
-                    return Err("ipv4_options");
+                    return Err(Reject::Pass("ipv4_options"));
                 }
                 if !ip.verify_checksum() {
-                    return Err("ip_csum");
+                    return Err(Reject::Pass("ip_csum"));
+                }
+                // inet_gro_receive: tot_len != bytes present (link padding
+                // included) sets flush: never merged, and a held TCP packet of
+                // the flow leaves first (checked on 6.18: a 1-byte segment
+                // padded to 60 bytes does not merge).
+                if lay.end != pkt.len() && lay.l4 == L4::Tcp {
+                    let why = if lay.payload_off == lay.end {
+                        "pure_ack"
+                    } else {
+                        "ipv4_padding"
+                    };
+                    return Err(Reject::FlushFlow(why, lay));
                 }
                 ip.pseudo_sum(pseudo_len)
             }
             L3::V6 => {
-                // ipv6_gro_receive: payload_len must describe the bytes present.
-                if lay.end != frame.len() {
-                    return Err("ipv6_payload_len_mismatch");
+                // ipv6_gro_receive: payload_len != bytes present: the same.
+                if lay.end != pkt.len() && lay.l4 == L4::Tcp {
+                    return Err(Reject::FlushFlow("ipv6_payload_len_mismatch", lay));
                 }
                 let proto = if lay.l4 == L4::Tcp {
                     ipv4::PROTO_TCP
@@ -215,28 +255,28 @@ impl Gro {
                 ipv6::Packet::new_unchecked(l3).pseudo_sum(proto, pseudo_len)
             }
         };
-        let hdr = frame.get(lay.l4_off..lay.payload_off).ok_or("truncated")?;
-        let payload = frame.get(lay.payload_off..lay.end).ok_or("truncated")?;
+        let hdr = frame.get(lay.l4_off..lay.payload_off).ok_or(truncated)?;
         if lay.l4 == L4::Udp {
             let u = crate::wire::udp::Packet::new_unchecked(hdr);
             // udp_gro_receive_segment: a zero checksum is never merged (symmetry with GSO).
             if u.checksum() == 0 {
-                return Err("udp_csum_zero");
+                return Err(Reject::Pass("udp_csum_zero"));
             }
-            // ... nor an empty datagram, nor one whose UDP length is not the real length.
-            if u.is_empty() || usize::from(u.len()) != lay.end - lay.l4_off {
-                return Err("udp_len_mismatch");
+            // ... nor an empty datagram, nor one whose UDP length is not the
+            // real length (link padding included); a held packet stays.
+            if u.is_empty() || usize::from(u.len()) != pkt.len() - lay.l4_off {
+                return Err(Reject::Pass("udp_len_mismatch"));
             }
         }
-        let psum = checksum::sum(payload, 0);
+        let psum = payload_sum(pool, pkt, lay.payload_off, lay.end);
         // The L4 header length is a multiple of 4, so the payload sum needs no swap.
         let total = checksum::add(checksum::add(pseudo, checksum::sum(hdr, 0)), psum);
         if checksum::fold(total) != 0xffff {
-            return Err(if lay.l4 == L4::Tcp {
+            return Err(Reject::Pass(if lay.l4 == L4::Tcp {
                 "tcp_csum"
             } else {
                 "udp_csum"
-            });
+            }));
         }
         Ok(Seg {
             lay,
@@ -341,11 +381,7 @@ impl Gro {
         {
             return Err(pkt);
         }
-        // Link padding beyond the IP length goes (a 1-byte segment padded to 60 still merges).
-        pool.trim(&mut pkt, seg.len);
-        if held.count == 1 {
-            pool.trim(&mut held.pkt, held.lay.end as u32);
-        }
+        // Only packets whose IP length is their whole length get here: no padding to trim.
         // A payload placed at an odd offset of the aggregate sums byte-swapped (RFC 1071 §2B).
         let psum = if held.payload & 1 == 1 {
             checksum::swap(seg.psum)
@@ -425,6 +461,38 @@ impl Gro {
             pool.release(pkt);
         }
     }
+}
+
+/// Ones'-complement sum of bytes `from..to` of a packet, across its frames,
+/// aligned as if `from` were at an even offset.
+fn payload_sum<M: FrameMemory>(pool: &FramePool<M>, pkt: &Packet, from: usize, to: usize) -> u32 {
+    let mut acc = 0u32;
+    let mut at = 0usize;
+    for piece in pool.pieces(pkt) {
+        let (start, end) = (at, at + piece.len());
+        at = end;
+        if end <= from {
+            continue;
+        }
+        if start >= to {
+            break;
+        }
+        let lo = from.max(start);
+        let Some(bytes) = piece.get(lo - start..to.min(end) - start) else {
+            break;
+        };
+        let s = checksum::sum(bytes, 0);
+        // Bytes starting at an odd distance from `from` sum byte-swapped.
+        acc = checksum::add(
+            acc,
+            if (lo - from) & 1 == 1 {
+                checksum::swap(s)
+            } else {
+                s
+            },
+        );
+    }
+    acc
 }
 
 /// IP-level merge checks shared by TCP and UDP (`inet_gro_flush` /

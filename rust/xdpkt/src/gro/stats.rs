@@ -26,7 +26,7 @@ pub struct GroStats {
 ///
 /// The first group are GRO decisions; the second group are the
 /// [`ParseError::reason`](crate::wire::ParseError::reason) names of malformed frames.
-pub const REASONS: [&str; 26] = [
+pub const REASONS: [&str; 27] = [
     // GRO decisions: well-formed, but not aggregated.
     "ipv4_options",
     "ip_csum",
@@ -34,6 +34,7 @@ pub const REASONS: [&str; 26] = [
     "udp_csum",
     "udp_csum_zero",
     "udp_len_mismatch",
+    "ipv4_padding",
     "ipv6_payload_len_mismatch",
     "pure_ack",
     "tcp_flags",

@@ -10,32 +10,46 @@ use crate::wire::{checksum, dissect, ethernet, ipv4, ipv6, tcp, Layout, L3, L4};
 /// Everything that describes one test segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegSpec {
+    /// IPv6 (else IPv4).
     pub v6: bool,
+    /// UDP (else TCP).
     pub udp: bool,
     /// One 802.1Q tag with this TCI.
     pub vlan: Option<u16>,
     /// Last byte of the source address (distinguishes flows).
     pub host: u8,
+    /// L4 source port.
     pub src_port: u16,
+    /// L4 destination port.
     pub dst_port: u16,
+    /// TCP sequence number.
     pub seq: u32,
+    /// TCP acknowledgment number.
     pub ack: u32,
+    /// TCP flags byte.
     pub flags: u8,
+    /// TCP window.
     pub window: u16,
     /// TCP option bytes (length a multiple of 4).
     pub tcp_opts: Vec<u8>,
+    /// IPv4 TTL / IPv6 hop limit.
     pub ttl: u8,
+    /// IPv4 TOS / IPv6 traffic class.
     pub tos: u8,
+    /// IPv4 don't-fragment flag.
     pub df: bool,
+    /// IPv4 identification.
     pub id: u16,
     /// IPv4 option bytes (length a multiple of 4).
     pub ip_opts: Vec<u8>,
     /// IPv4 MF flag and fragment offset (8-byte units).
     pub frag: Option<(bool, u16)>,
+    /// IPv6 flow label.
     pub flow_label: u32,
     /// IPv6 extension headers: (type, body after the 2-byte next/len prefix);
     /// bodies are zero-padded so each header is a multiple of 8 bytes.
     pub v6_ext: Vec<(u8, Vec<u8>)>,
+    /// L4 payload.
     pub payload: Vec<u8>,
     /// Pad the frame with zeros to at least this many bytes (Ethernet minimum is 60).
     pub pad_to: usize,
@@ -249,9 +263,13 @@ pub fn pattern(seq: u32, len: usize) -> Vec<u8> {
 /// Why [`verify`] rejected a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyError {
+    /// The frame does not dissect.
     Parse(crate::wire::ParseError),
+    /// Bad IPv4 header checksum.
     IpChecksum,
+    /// Bad TCP/UDP checksum.
     L4Checksum,
+    /// UDP length differs from the IP payload length.
     UdpLength,
 }
 

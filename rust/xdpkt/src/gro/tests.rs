@@ -2,8 +2,9 @@
 //! `tools/testing/selftests/drivers/net/gro.c` (data, ack, flags, tcp, ip,
 //! large), each for IPv4 and IPv6, plus the rules that selftest does not cover.
 
-use super::testkit::{pattern, verify, SegSpec};
+use super::testkit::{verify, SegSpec};
 use super::*;
+use crate::wire::dissect;
 use crate::wire::tcp::{ACK, CWR, FIN, PSH, RST, SYN, URG};
 
 const FRAMES: u32 = 512;
@@ -511,12 +512,14 @@ fn ipv6_flow_label_and_payload_len_mismatch() {
         .build(),
     ]);
     assert_eq!(sizes(&o), [PL, PL]);
+    // Trailing bytes beyond payload_len: not merged, the held packet leaves
+    // first (6.18, checked on a veth pair).
     let mut trailing = a.next(PL).build();
     trailing.extend_from_slice(&[0; 4]);
     let (o, s) = run(&[a.build(), trailing.clone(), a.next(PL).build()]);
-    assert_eq!(o[0].bytes, trailing);
+    assert_eq!(o[1].bytes, trailing);
     assert_eq!(s.reason("ipv6_payload_len_mismatch"), 1);
-    assert_eq!(sizes(&o[1..]), [2 * PL]);
+    assert_eq!(sizes(&o), [PL, PL, PL]);
 }
 
 // ---- large_* -------------------------------------------------------------------
@@ -574,18 +577,33 @@ fn max_size_config_caps_the_aggregate() {
 
 // ---- beyond the selftest ---------------------------------------------------------
 
+/// Checked against 6.18 on a veth pair: a frame with bytes beyond the IP
+/// length (Ethernet padding of a tiny segment) is never merged, and a held
+/// packet of its flow is flushed before it.
 #[test]
-fn padded_one_byte_segments_merge_and_single_keeps_padding() {
+fn padded_segments_never_merge_and_flush_their_flow() {
     let a = SegSpec::tcp4(0, 1);
     assert_eq!(a.build().len(), 60);
     let frames = [a.build(), a.next(1).build(), a.next(1).next(1).build()];
-    let (o, _) = run(&frames);
-    assert_eq!(sizes(&o), [3]);
-    assert_eq!(o[0].bytes.len(), 14 + 40 + 3);
-    assert_eq!(o[0].payload_bytes(), pattern(0, 3));
-    // Alone, the padded frame comes out byte-identical, padding included.
-    let (o, _) = run(&frames[..1]);
-    assert_eq!(o[0].bytes, frames[0]);
+    let (o, s) = run(&frames);
+    assert_eq!(sizes(&o), [1, 1, 1]);
+    for (o, f) in o.iter().zip(&frames) {
+        assert_eq!(&o.bytes, f);
+    }
+    assert_eq!(s.reason("ipv4_padding"), 3);
+    // Held 100-byte segment, then a padded 1-byte one of the flow, then the next full one.
+    let p = SegSpec::tcp4(0, PL);
+    let x = SegSpec::tcp4(PL as u32, 1);
+    let (o, _) = run(&[p.build(), x.build(), SegSpec::tcp4(PL as u32, PL).build()]);
+    assert_eq!(sizes(&o), [PL, 1, PL]);
+    assert_eq!(o[1].bytes, x.build());
+    // UDP: the datagram passes, the held packet stays (udp_gro_receive_segment returns early).
+    let u = SegSpec::udp4(0, PL);
+    let short = SegSpec::udp4(PL as u32, 2);
+    let (o, s) = run_cfg(udp_cfg(), &[u.build(), short.build(), u.next(PL).build()]);
+    assert_eq!(o[0].bytes, short.build());
+    assert_eq!(o[1].gso_segs, 2);
+    assert_eq!(s.reason("udp_len_mismatch"), 1);
 }
 
 #[test]
@@ -697,6 +715,33 @@ fn full_table_flushes_oldest() {
     assert_eq!(s.packets_out, o.len() as u64);
     // First flow 0 is evicted by flow 2, then flows keep displacing each other.
     assert_eq!(o[0].bytes, frames[0]);
+}
+
+/// On a veth pair (no RX hash, every flow in one `gro_hash` bucket of
+/// `MAX_GRO_SKBS` = 8), 6.18 merges 8 interleaved flows × 2 segments into 8
+/// pairs and 9 flows into nothing (each first segment is evicted before its
+/// second arrives). `max_flows: 8` reproduces that exactly.
+#[test]
+fn eight_held_flows_like_a_veth_bucket() {
+    let cfg = GroConfig {
+        max_flows: 8,
+        ..GroConfig::default()
+    };
+    for (n, want_out, want_aggs) in [(8u16, 8usize, 8u64), (9, 18, 0), (12, 24, 0)] {
+        let flows: Vec<SegSpec> = (0..n)
+            .map(|k| SegSpec {
+                src_port: 2000 + k,
+                ..SegSpec::tcp4(0, PL)
+            })
+            .collect();
+        let frames: Vec<_> = flows
+            .iter()
+            .map(SegSpec::build)
+            .chain(flows.iter().map(|f| f.next(PL).build()))
+            .collect();
+        let (o, s) = run_cfg(cfg, &frames);
+        assert_eq!((o.len(), s.aggregates), (want_out, want_aggs), "{n} flows");
+    }
 }
 
 #[test]
@@ -815,24 +860,81 @@ fn coalesce_leaves_what_does_not_fit_in_input() {
 }
 
 #[test]
-fn nonlinear_and_gso_inputs_pass_through() {
+fn gso_inputs_pass_through_and_split_headers_are_nonlinear() {
     let mut pool = FramePool::heap(8, 128);
     let mut gro = Gro::new(GroConfig::default());
     let mut out = Batch::with_capacity(4);
-    let big = pool.packet_from(&SegSpec::tcp4(0, 200).build()).unwrap();
-    assert!(!big.is_linear());
-    gro.receive(&mut pool, big, 0, &mut out).unwrap();
     let mut g = pool.packet_from(&SegSpec::tcp4(0, 10).build()).unwrap();
     g.gso_size = 5;
     gro.receive(&mut pool, g, 0, &mut out).unwrap();
+    // TCP options push the headers past a 64-byte head frame.
+    let mut pool64 = FramePool::heap(8, 64);
+    let opts = SegSpec {
+        tcp_opts: vec![1; 12],
+        ..SegSpec::tcp4(0, 10)
+    }
+    .build();
+    let split = pool64.packet_from(&opts).unwrap();
+    gro.receive(&mut pool64, split, 0, &mut out).unwrap();
     assert_eq!(
         (gro.stats().reason("nonlinear"), gro.stats().reason("gso")),
         (1, 1)
     );
+    let p = out.pop().unwrap();
+    pool64.release(p);
     for p in out.drain() {
         pool.release(p);
     }
-    assert_eq!(pool.free_count(), 8);
+    assert_eq!((pool.free_count(), pool64.free_count()), (8, 8));
+}
+
+/// Jumbo segments whose payload runs over several small pool frames merge
+/// like linear ones (payload sums across pieces, odd piece offsets included).
+#[test]
+fn chained_segments_merge() {
+    for (name, mk) in BOTH {
+        for frame_size in [97usize, 128, 199] {
+            let a = mk(7, 333);
+            let segs = [a.clone(), a.next(333), a.next(333).next(200)];
+            let mut pool = FramePool::heap(64, frame_size);
+            let mut gro = Gro::new(GroConfig::default());
+            let mut input = Batch::with_capacity(4);
+            for s in &segs {
+                let p = pool.packet_from(&s.build()).unwrap();
+                assert!(!p.is_linear());
+                input.push(p).unwrap();
+            }
+            let mut out = Batch::with_capacity(4);
+            coalesce(&mut gro, &mut pool, &mut input, &mut out);
+            assert_eq!(out.len(), 1, "{name} {frame_size}");
+            let p = out.pop().unwrap();
+            assert_eq!(p.gso_segs, 3);
+            let mut b = Vec::new();
+            pool.copy_out(&p, &mut b);
+            let l = verify(&b).unwrap();
+            let want: Vec<u8> = segs.iter().flat_map(|s| s.payload.clone()).collect();
+            assert_eq!(&b[l.payload_off..l.end], &want[..]);
+            pool.release(p);
+            assert_eq!(pool.free_count(), 64);
+        }
+    }
+}
+
+/// A bad checksum is caught in any piece of a chained segment.
+#[test]
+fn chained_bad_checksum_is_caught() {
+    let mut f = SegSpec::tcp6(0, 400).build();
+    let last = f.len() - 3;
+    f[last] ^= 1;
+    let mut pool = FramePool::heap(16, 128);
+    let mut gro = Gro::new(GroConfig::default());
+    let mut out = Batch::with_capacity(4);
+    let p = pool.packet_from(&f).unwrap();
+    gro.receive(&mut pool, p, 0, &mut out).unwrap();
+    assert_eq!(gro.stats().reason("tcp_csum"), 1);
+    for p in out.drain() {
+        pool.release(p);
+    }
 }
 
 // ---- UDP -------------------------------------------------------------------------
@@ -971,6 +1073,7 @@ mod prop {
             picks in proptest::collection::vec(any::<u8>(), 0..200),
             max_flows in 1usize..8,
             poll in 1usize..40,
+            small_frames in any::<bool>(),
         ) {
             // Build each flow's frames in order, then interleave by `picks`.
             let mut per_flow: Vec<Vec<SegSpec>> = Vec::new();
@@ -999,7 +1102,8 @@ mod prop {
                 cursors[k] += 1;
             }
 
-            let mut pool = FramePool::heap(FRAMES, 2048);
+            // Small frames chain every segment over several frames.
+            let mut pool = FramePool::heap(FRAMES, if small_frames { 128 } else { 2048 });
             let mut gro = Gro::new(GroConfig { max_flows, ..GroConfig::default() });
             let mut outs: Vec<Vec<u8>> = Vec::new();
             for chunk in order.chunks(poll) {
