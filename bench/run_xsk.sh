@@ -5,7 +5,8 @@
 #
 #   sudo bench/run_xsk.sh [--seconds S] [--reps N] [--size B] [--batch N]
 #                         [--modes "rxdrop txonly l2fwd"] [--napi threaded|softirq]
-#                         [--impls "libxdp afpacket xdpkt python"] [--no-default] [--out FILE.json]
+#                         [--impls "libxdp afpacket xdpkt python"] [--no-default] [--no-rt]
+#                         [--out FILE.json]
 #
 # Topology: namespace xdpkt-bench-<pid>-gen holds the generator side (xkg<pid>,
 # 02:00:00:00:00:01, 198.18.0.1/24), namespace xdpkt-bench-<pid>-dut the device
@@ -15,13 +16,16 @@
 # no ICMP replies, no UDP socket lookups).
 #
 # Where the work runs (2 cores: GEN_CPU=0, DUT_CPU=1):
-#   --napi threaded (default): both veths run threaded NAPI; the DUT's NAPI kthread
-#     is pinned to DUT_CPU, the generator side's to GEN_CPU. The receiver's kernel
-#     work (XDP program, copy into the UMEM / skb + packet socket) is charged to the
-#     receiver's CPU, as with a NIC whose IRQ is on the application's core, and the
-#     generator has a CPU of its own so it outruns the receiver.
-#   --napi softirq: veth's default; the receiving NAPI runs as softirq on the CPU
-#     that sent the frames, so the generator's CPU also pays the receive path.
+#   --napi softirq (default, veth's own behaviour): the receiving veth's NAPI runs as
+#     softirq on the CPU that sent the frames. In rxdrop the generator's CPU also
+#     pays the kernel half of the receive path (XDP program + copy into the UMEM, or
+#     skb + GRO + packet-socket copy); the receiver's CPU runs its user-space loop.
+#     A receiver that cannot keep up loses frames (rx_ring_full / tp_drops).
+#   --napi threaded: both veths run threaded NAPI, the DUT's kthread pinned to
+#     DUT_CPU (with the receiver), the generator side's to GEN_CPU: the receiver
+#     pays its kernel work, like a NIC whose IRQ is on the application's core. Under
+#     a flood the kthread and the receiver share one CPU through the scheduler, so
+#     these figures depend on scheduler fairness (and on any other load there).
 # veth only delivers XDP-redirected frames (the generator's) to a peer that runs
 # NAPI, which needs an XDP program or GRO: GRO is switched on for both veths.
 #
@@ -33,6 +37,11 @@
 #           drops what its peer's ring cannot take after the sender counted it.
 #   l2fwd:  packets that came back to the generator-side veth (receiving side);
 #           the forwarder's own count beside it.
+# The pinned runs' generator and DUT processes run SCHED_FIFO (chrt -f 10) so other
+# work on a shared machine cannot preempt them (each run is bounded in time; the
+# kernel's RT throttling still leaves others 5%); --no-rt runs them SCHED_OTHER.
+# NAPI kthreads stay SCHED_OTHER (a FIFO kthread under a flood would starve its
+# receiver). The default-behaviour runs never use SCHED_FIFO.
 # Then the "default behaviour" runs: rxdrop with generator and receiver on the SAME
 # CPU and softirq NAPI, wakeup-driven (default) vs --busy spinning.
 #
@@ -53,8 +62,10 @@ SIZE=64
 BATCH=64
 MODES="rxdrop txonly l2fwd"
 IMPLS="libxdp afpacket xdpkt python"
-NAPI=threaded
+NAPI=softirq
 DEFAULT_RUN=1
+RT=1
+CUR_RT=0
 OUT=$HERE/xsk_results.json
 GEN_CPU=0
 DUT_CPU=1
@@ -70,6 +81,7 @@ while [[ $# -gt 0 ]]; do
         --impls) IMPLS=$2; shift 2 ;;
         --napi) NAPI=$2; shift 2 ;;
         --no-default) DEFAULT_RUN=0; shift ;;
+        --no-rt) RT=0; shift ;;
         --out) OUT=$2; shift 2 ;;
         -h|--help) usage ;;
         *) echo "run_xsk.sh: unknown argument $1" >&2; usage ;;
@@ -200,13 +212,17 @@ set_napi() {
 # Pin each veth's NAPI kthread (comm "napi/<ifname>-<id>", cut to 15 characters).
 pin_napi() {
     [[ $CUR_NAPI == threaded ]] || return 0
-    local t comm
+    local t comm n=0
     while read -r t comm; do
         case $comm in
-            napi/"$IF_DUT"*) taskset -pc "$DUT_CPU" "$t" >/dev/null ;;
-            napi/"$IF_GEN"*) taskset -pc "$GEN_CPU" "$t" >/dev/null ;;
+            napi/"$IF_DUT"*) taskset -pc "$DUT_CPU" "$t" >/dev/null && n=$((n + 1)) ;;
+            napi/"$IF_GEN"*) taskset -pc "$GEN_CPU" "$t" >/dev/null && n=$((n + 1)) ;;
         esac
     done < <(ps -eLo tid=,comm=)
+    if [[ $n -lt 2 && -z ${NAPI_WARNED:-} ]]; then
+        log "warning: found $n of 2 NAPI kthreads to pin (napi/$IF_DUT*, napi/$IF_GEN*)"
+        NAPI_WARNED=1
+    fi
 }
 
 wait_xdp_attached() {
@@ -237,10 +253,12 @@ dut_cmd() {
 start_bg() { # start_bg OUTFILE CPU NS CMD... ; CPU "-" = not pinned
     local out=$1 cpu=$2 ns=$3
     shift 3
+    local rt=()
+    [[ $CUR_RT -eq 1 ]] && rt=(chrt -f 10)
     if [[ $cpu == - ]]; then
-        ip netns exec "$ns" "$@" >"$out" 2>"$out.err" &
+        "${rt[@]}" ip netns exec "$ns" "$@" >"$out" 2>"$out.err" &
     else
-        taskset -c "$cpu" ip netns exec "$ns" "$@" >"$out" 2>"$out.err" &
+        "${rt[@]}" taskset -c "$cpu" ip netns exec "$ns" "$@" >"$out" 2>"$out.err" &
     fi
     PIDS+=($!)
     LAST_PID=$!
@@ -347,14 +365,20 @@ find_plot_python
 : >"$RAW"
 setup_net
 CUR_NAPI=$NAPI
-log "namespaces $NS_GEN / $NS_DUT, veth $IF_GEN <-> $IF_DUT, napi=$NAPI, ${SECS}s x $REPS, ${SIZE}B, batch $BATCH"
-log "generator alone (no receiver program on the DUT: frames dropped at the veth after generation):"
-start_bg "$TMP/genonly" "$GEN_CPU" "$NS_GEN" "$BUILD/xdp_gen" gen "$IF_GEN" --seconds 2 --size "$SIZE" \
-    --src-mac $MAC_GEN --dst-mac $MAC_DUT --src-ip 198.18.0.1 --dst-ip $TRAFFIC_DST_IP
+CUR_RT=$RT
+log "namespaces $NS_GEN / $NS_DUT, veth $IF_GEN <-> $IF_DUT, napi=$NAPI, rt=$RT, ${SECS}s x $REPS, ${SIZE}B, batch $BATCH"
+# The ceiling: the generator against an XDP_DROP counter on the DUT veth, the
+# cheapest receiver there is (its NAPI runs where --napi puts it).
+log "generator ceiling: xdp_gen against an XDP count-and-drop program on the DUT veth"
+gen_args
+start_bg "$TMP/ceil.sink" - "$NS_DUT" "$BUILD/xdp_gen" sink "$IF_DUT" --seconds 3 --delay 0.5
+CEIL_SINK=$LAST_PID
+sleep 0.2
+pin_napi
+start_bg "$TMP/ceil.gen" "$GEN_CPU" "$NS_GEN" "$BUILD/xdp_gen" gen "$IF_GEN" --seconds 4 "${GEN_ARGS[@]}"
 wait_pid "$LAST_PID" || true
-printf '{"scenario":"generator","mode":"gen","impl":"xdp_gen","rep":1,"primary":%s,"secondary":null,"generator":null}\n' \
-    "$(last_json "$TMP/genonly")" >>"$RAW"
-log "  $(last_json "$TMP/genonly")"
+wait_pid "$CEIL_SINK" || true
+record generator gen xdp_gen 1 "$TMP/ceil.sink" "" "$TMP/ceil.gen"
 
 for mode in $MODES; do
     for rep in $(seq "$REPS"); do
@@ -371,6 +395,7 @@ if [[ $DEFAULT_RUN -eq 1 && " $MODES " == *" rxdrop "* ]]; then
     # the veth's NAPI all on one CPU: the worst case for a spinning receiver.
     set_napi softirq
     CUR_NAPI=softirq
+    CUR_RT=0
     log "default behaviour: generator and receiver on the same CPU, softirq NAPI"
     for impl in libxdp xdpkt; do
         impl_available "$impl" || continue
@@ -384,7 +409,7 @@ if [[ $DEFAULT_RUN -eq 1 && " $MODES " == *" rxdrop "* ]]; then
 fi
 
 python3 "$HERE/xsk_report.py" "$RAW" --out "$OUT" \
-    --meta "napi=$NAPI seconds=$SECS reps=$REPS size=$SIZE batch=$BATCH kernel=$(uname -r) cpus=$(nproc)"
+    --meta "napi=$NAPI rt=$RT seconds=$SECS reps=$REPS size=$SIZE batch=$BATCH kernel=$(uname -r) cpus=$(nproc)"
 if [[ -n $PLOT_PY ]]; then
     "$PLOT_PY" "$HERE/xsk_report.py" "$RAW" --png "${OUT%.json}.png" --quiet
 else

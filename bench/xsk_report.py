@@ -18,7 +18,7 @@ METRIC = {
     "rxdrop": "received by the receiver",
     "txonly": "arrived at the peer veth (XDP counter)",
     "l2fwd": "came back to the generator veth (XDP counter)",
-    "gen": "generated (frames handed to the veth)",
+    "gen": "arrived at an XDP_DROP counter on the DUT veth",
 }
 SECONDARY = {"txonly": "sender's own count", "l2fwd": "forwarder's own count"}
 ORDER = ["libxdp", "afpacket", "xdpkt", "python", "xdp_gen"]
