@@ -15,7 +15,10 @@ pub struct Batch {
 impl Batch {
     /// A batch that holds at most `cap` packets (allocates once, here).
     pub fn with_capacity(cap: usize) -> Batch {
-        Batch { pkts: Vec::with_capacity(cap), cap }
+        Batch {
+            pkts: Vec::with_capacity(cap),
+            cap,
+        }
     }
     pub fn capacity(&self) -> usize {
         self.cap
@@ -54,6 +57,12 @@ impl Batch {
     /// Takes every packet out, in order, keeping the capacity.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Packet> {
         self.pkts.drain(..)
+    }
+    /// Takes the first `n` packets out (all of them when `n >= len`), in order,
+    /// leaving the rest in the batch.
+    pub fn drain_front(&mut self, n: usize) -> std::vec::Drain<'_, Packet> {
+        let n = n.min(self.pkts.len());
+        self.pkts.drain(..n)
     }
     /// Removes and returns the last packet.
     pub fn pop(&mut self) -> Option<Packet> {

@@ -5,10 +5,14 @@
 //! in `xsk`, the only place (with `xsk::sys` and `xsk::ring`) allowed `unsafe`.
 #![deny(unsafe_code)]
 
-pub mod wire;
 pub mod batch;
+pub mod gro;
+pub mod gso;
 pub mod packet;
+pub mod pcap;
 pub mod pool;
+pub mod wire;
+pub mod xsk;
 
 pub use batch::Batch;
 pub use packet::{CsumState, GsoType, Packet};

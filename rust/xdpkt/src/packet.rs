@@ -93,7 +93,11 @@ impl Packet {
 
     /// Dismantles the packet into (head index, tail index, len, nframes).
     pub(crate) fn into_chain(self) -> (u32, u32, u32, u32) {
-        let tail = if self.tail == NIL { self.head.index() } else { self.tail };
+        let tail = if self.tail == NIL {
+            self.head.index()
+        } else {
+            self.tail
+        };
         (self.head.into_index(), tail, self.len, self.nframes)
     }
 }

@@ -25,6 +25,25 @@ pub trait FrameMemory {
     fn frame_count(&self) -> u32;
     fn frame(&self, idx: u32) -> &[u8];
     fn frame_mut(&mut self, idx: u32) -> &mut [u8];
+
+    /// Copies `len` bytes from frame `src` at byte `src_off` to frame `dst` at
+    /// byte `dst_off` (offsets within each frame's buffer; the frames may be
+    /// the same). Panics if either range leaves its frame, like slice indexing.
+    ///
+    /// The provided version bounces through a small stack buffer because it
+    /// can only borrow one frame at a time; memories that are one region
+    /// override it with a single direct copy (GSO copies every payload byte
+    /// through here).
+    fn copy_between(&mut self, src: u32, src_off: usize, dst: u32, dst_off: usize, len: usize) {
+        let mut bounce = [0u8; 512];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(bounce.len());
+            bounce[..n].copy_from_slice(&self.frame(src)[src_off + done..src_off + done + n]);
+            self.frame_mut(dst)[dst_off + done..dst_off + done + n].copy_from_slice(&bounce[..n]);
+            done += n;
+        }
+    }
 }
 
 /// Heap-backed frame memory for offline use (pcap tools, tests, benchmarks).
@@ -36,7 +55,11 @@ pub struct HeapMemory {
 
 impl HeapMemory {
     pub fn new(count: u32, frame_size: usize) -> Self {
-        HeapMemory { bytes: vec![0u8; count as usize * frame_size].into_boxed_slice(), frame_size, count }
+        HeapMemory {
+            bytes: vec![0u8; count as usize * frame_size].into_boxed_slice(),
+            frame_size,
+            count,
+        }
     }
 }
 
@@ -54,6 +77,20 @@ impl FrameMemory for HeapMemory {
     fn frame_mut(&mut self, idx: u32) -> &mut [u8] {
         let s = idx as usize * self.frame_size;
         &mut self.bytes[s..s + self.frame_size]
+    }
+    fn copy_between(&mut self, src: u32, src_off: usize, dst: u32, dst_off: usize, len: usize) {
+        let fs = self.frame_size;
+        assert!(
+            src < self.count && dst < self.count,
+            "frame index out of range"
+        );
+        assert!(
+            src_off + len <= fs && dst_off + len <= fs,
+            "copy leaves its frame"
+        );
+        let s = src as usize * fs + src_off;
+        self.bytes
+            .copy_within(s..s + len, dst as usize * fs + dst_off);
     }
 }
 
@@ -92,15 +129,26 @@ pub enum PoolError {
     /// No free frame.
     Exhausted,
     /// A data window outside the frame.
-    OutOfFrame { off: usize, len: usize, frame_size: usize },
+    OutOfFrame {
+        off: usize,
+        len: usize,
+        frame_size: usize,
+    },
 }
 
 impl core::fmt::Display for PoolError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             PoolError::Exhausted => f.write_str("frame pool exhausted"),
-            PoolError::OutOfFrame { off, len, frame_size } => {
-                write!(f, "data window {off}+{len} does not fit a {frame_size}-byte frame")
+            PoolError::OutOfFrame {
+                off,
+                len,
+                frame_size,
+            } => {
+                write!(
+                    f,
+                    "data window {off}+{len} does not fit a {frame_size}-byte frame"
+                )
             }
         }
     }
@@ -114,6 +162,9 @@ pub struct FramePool<M: FrameMemory = HeapMemory> {
     meta: Box<[Meta]>,
     free: Vec<u32>,
     headroom: u32,
+    /// Frames handed out (by `alloc`/`adopt`) and not yet returned or surrendered:
+    /// lets the AF_XDP datapath account for every frame of a UMEM.
+    held: u32,
 }
 
 impl FramePool<HeapMemory> {
@@ -129,13 +180,27 @@ impl<M: FrameMemory> FramePool<M> {
     /// `headroom` bytes at the start of each frame are left free for header pushes.
     pub fn new(mem: M, headroom: u32, all_free: bool) -> Self {
         let n = mem.frame_count();
-        let meta = vec![Meta { off: headroom, len: 0, next: NIL }; n as usize].into_boxed_slice();
+        let meta = vec![
+            Meta {
+                off: headroom,
+                len: 0,
+                next: NIL
+            };
+            n as usize
+        ]
+        .into_boxed_slice();
         let mut free = Vec::with_capacity(n as usize);
         if all_free {
             // Pop order = ascending indices (nice for debugging and cache locality).
             free.extend((0..n).rev());
         }
-        FramePool { mem, meta, free, headroom }
+        FramePool {
+            mem,
+            meta,
+            free,
+            headroom,
+            held: 0,
+        }
     }
 
     pub fn frame_size(&self) -> usize {
@@ -155,6 +220,15 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn free_count(&self) -> usize {
         self.free.len()
     }
+    /// Frames held by user code (in packets or loose handles), neither free nor surrendered.
+    pub fn held_count(&self) -> u32 {
+        self.held
+    }
+    /// Gives up a frame handle to a place that tracks frames by index (a kernel ring).
+    pub(crate) fn surrender(&mut self, f: Frame) -> u32 {
+        self.held = self.held.saturating_sub(1);
+        f.into_index()
+    }
     pub fn memory(&self) -> &M {
         &self.mem
     }
@@ -166,7 +240,12 @@ impl<M: FrameMemory> FramePool<M> {
     #[inline]
     pub fn alloc(&mut self) -> Option<Frame> {
         let idx = self.free.pop()?;
-        self.meta[idx as usize] = Meta { off: self.headroom, len: 0, next: NIL };
+        self.meta[idx as usize] = Meta {
+            off: self.headroom,
+            len: 0,
+            next: NIL,
+        };
+        self.held += 1;
         Some(Frame(idx))
     }
 
@@ -175,6 +254,7 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn free(&mut self, f: Frame) {
         self.meta[f.0 as usize].next = NIL;
         self.free.push(f.0);
+        self.held = self.held.saturating_sub(1);
     }
 
     /// Takes ownership of a frame that arrives from outside the free list
@@ -183,9 +263,18 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn adopt(&mut self, idx: u32, off: u32, len: u32) -> Result<Frame, PoolError> {
         let fs = self.mem.frame_size();
         if idx >= self.mem.frame_count() || off as usize + len as usize > fs {
-            return Err(PoolError::OutOfFrame { off: off as usize, len: len as usize, frame_size: fs });
+            return Err(PoolError::OutOfFrame {
+                off: off as usize,
+                len: len as usize,
+                frame_size: fs,
+            });
         }
-        self.meta[idx as usize] = Meta { off, len, next: NIL };
+        self.meta[idx as usize] = Meta {
+            off,
+            len,
+            next: NIL,
+        };
+        self.held += 1;
         Ok(Frame(idx))
     }
 
@@ -226,7 +315,11 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn set_window(&mut self, f: &Frame, off: u32, len: u32) -> Result<(), PoolError> {
         let fs = self.mem.frame_size();
         if off as usize + len as usize > fs {
-            return Err(PoolError::OutOfFrame { off: off as usize, len: len as usize, frame_size: fs });
+            return Err(PoolError::OutOfFrame {
+                off: off as usize,
+                len: len as usize,
+                frame_size: fs,
+            });
         }
         let m = &mut self.meta[f.0 as usize];
         m.off = off;
@@ -292,6 +385,7 @@ impl<M: FrameMemory> FramePool<M> {
             let next = self.meta[idx as usize].next;
             self.meta[idx as usize].next = NIL;
             self.free.push(idx);
+            self.held = self.held.saturating_sub(1);
             idx = next;
         }
     }
@@ -312,7 +406,11 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn pull_head(&mut self, pkt: &mut Packet, n: u32) -> Result<(), PoolError> {
         let m = self.meta[pkt.head.0 as usize];
         if n > m.len {
-            return Err(PoolError::OutOfFrame { off: (m.off + n) as usize, len: 0, frame_size: self.frame_size() });
+            return Err(PoolError::OutOfFrame {
+                off: (m.off + n) as usize,
+                len: 0,
+                frame_size: self.frame_size(),
+            });
         }
         let m = &mut self.meta[pkt.head.0 as usize];
         m.off += n;
@@ -339,6 +437,7 @@ impl<M: FrameMemory> FramePool<M> {
                     let nx = self.meta[drop as usize].next;
                     self.meta[drop as usize].next = NIL;
                     self.free.push(drop);
+                    self.held = self.held.saturating_sub(1);
                     drop = nx;
                 }
                 break;
@@ -354,7 +453,10 @@ impl<M: FrameMemory> FramePool<M> {
 
     /// The data pieces of a packet, in order.
     pub fn pieces<'a>(&'a self, pkt: &Packet) -> Pieces<'a, M> {
-        Pieces { pool: self, idx: pkt.head.0 }
+        Pieces {
+            pool: self,
+            idx: pkt.head.0,
+        }
     }
 
     /// Copies a packet's bytes into `out` (which is cleared first).
@@ -374,6 +476,13 @@ impl<M: FrameMemory> FramePool<M> {
             at += p.len();
         }
         at
+    }
+
+    /// (offset, length) of the data window of the frame with index `idx`.
+    #[inline]
+    pub(crate) fn window_at(&self, idx: u32) -> (u32, u32) {
+        let m = self.meta[idx as usize];
+        (m.off, m.len)
     }
 
     /// Frame index of the head (for descriptors).
@@ -422,7 +531,10 @@ mod tests {
     #[test]
     fn exhaustion_returns_frames() {
         let mut pool = FramePool::heap(2, 64);
-        assert_eq!(pool.packet_from(&[0u8; 200]).unwrap_err(), PoolError::Exhausted);
+        assert_eq!(
+            pool.packet_from(&[0u8; 200]).unwrap_err(),
+            PoolError::Exhausted
+        );
         assert_eq!(pool.free_count(), 2);
     }
 
@@ -446,6 +558,39 @@ mod tests {
         assert_eq!(pool.free_count(), 7);
         pool.release(a);
         assert_eq!(pool.free_count(), 8);
+    }
+
+    #[test]
+    fn copy_between_frames() {
+        let mut heap = HeapMemory::new(3, 16);
+        heap.frame_mut(0).copy_from_slice(&[7u8; 16]);
+        heap.copy_between(0, 2, 2, 5, 10);
+        assert_eq!(&heap.frame(2)[5..15], &[7u8; 10]);
+        assert_eq!(heap.frame(2)[4], 0);
+        assert_eq!(heap.frame(2)[15], 0);
+        assert_eq!(heap.frame(1), &[0u8; 16]);
+        // The provided (bounce) version agrees with the direct one.
+        struct OneByOne(HeapMemory);
+        impl FrameMemory for OneByOne {
+            fn frame_size(&self) -> usize {
+                self.0.frame_size()
+            }
+            fn frame_count(&self) -> u32 {
+                self.0.frame_count()
+            }
+            fn frame(&self, idx: u32) -> &[u8] {
+                self.0.frame(idx)
+            }
+            fn frame_mut(&mut self, idx: u32) -> &mut [u8] {
+                self.0.frame_mut(idx)
+            }
+        }
+        let mut m = OneByOne(HeapMemory::new(2, 2048));
+        for (i, b) in m.frame_mut(0).iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        m.copy_between(0, 3, 1, 1, 1500);
+        assert_eq!(&m.frame(1)[1..1501], &m.frame(0)[3..1503]);
     }
 
     #[test]

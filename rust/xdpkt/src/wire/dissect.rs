@@ -56,6 +56,21 @@ impl Layout {
 
 /// Dissects an Ethernet frame carrying TCP or UDP over IPv4 or IPv6.
 pub fn dissect(frame: &[u8]) -> Result<Layout, ParseError> {
+    dissect_head(frame, frame.len())
+}
+
+/// Dissects a frame of which only the first bytes, `head`, are contiguous:
+/// the head frame of a chained packet whose whole length is `total_len`.
+///
+/// Every header must lie in `head`; one that runs past it is reported as
+/// [`ParseError::Truncated`] (with `found` = the bytes of it in `head`). The
+/// length fields (IPv4 `tot_len`, IPv6 `payload_len`, UDP length) are checked
+/// against `total_len`, so the returned `end` may lie beyond `head.len()`.
+/// A `total_len` below `head.len()` counts as `head.len()`; with
+/// `total_len == head.len()` this is exactly [`dissect`].
+pub fn dissect_head(head: &[u8], total_len: usize) -> Result<Layout, ParseError> {
+    let frame = head;
+    let total = total_len.max(frame.len());
     let eth = ethernet::Frame::new_checked(frame)?;
     let mut ethertype = eth.ethertype();
     let mut off = ethernet::HEADER_LEN;
@@ -66,7 +81,12 @@ pub fn dissect(frame: &[u8]) -> Result<Layout, ParseError> {
         }
         let found = frame.len() - off;
         if found < ethernet::VLAN_TAG_LEN {
-            return Err(ParseError::Truncated { layer: Layer::Vlan, offset: off, needed: 4, found });
+            return Err(ParseError::Truncated {
+                layer: Layer::Vlan,
+                offset: off,
+                needed: 4,
+                found,
+            });
         }
         ethertype = be16(frame, off + 2);
         off += ethernet::VLAN_TAG_LEN;
@@ -74,40 +94,101 @@ pub fn dissect(frame: &[u8]) -> Result<Layout, ParseError> {
     }
     let l3_off = off;
     let (l3, l3_len, proto, end) = match ethertype {
-        ETHERTYPE_IPV4 => dissect_v4(frame, l3_off)?,
-        ETHERTYPE_IPV6 => dissect_v6(frame, l3_off)?,
+        ETHERTYPE_IPV4 => dissect_v4(frame, total, l3_off)?,
+        ETHERTYPE_IPV6 => dissect_v6(frame, total, l3_off)?,
         other => return Err(ParseError::UnsupportedEtherType { ethertype: other }),
     };
     let l4_off = l3_off + l3_len;
+    // Bytes of the L4 segment: up to the IP end, and of those, the ones in `head`.
     let available = end - l4_off;
+    let in_head = end.min(frame.len()) - l4_off;
     let (l4, l4_len) = match proto {
         PROTO_TCP => {
-            let t = tcp::Packet::new_checked(&frame[l4_off..end]).map_err(|e| shift(e, l4_off))?;
-            (L4::Tcp, t.header_len())
+            if available < tcp::MIN_HEADER_LEN {
+                let found = available;
+                return Err(ParseError::Truncated {
+                    layer: Layer::Tcp,
+                    offset: l4_off,
+                    needed: 20,
+                    found,
+                });
+            }
+            if in_head < tcp::MIN_HEADER_LEN {
+                let found = in_head;
+                return Err(ParseError::Truncated {
+                    layer: Layer::Tcp,
+                    offset: l4_off,
+                    needed: 20,
+                    found,
+                });
+            }
+            let hl = tcp::Packet::new_unchecked(&frame[l4_off..l4_off + in_head]).header_len();
+            if hl < tcp::MIN_HEADER_LEN || hl > available {
+                return Err(ParseError::TcpHeaderLen {
+                    offset: l4_off,
+                    len: hl,
+                    available,
+                });
+            }
+            if hl > in_head {
+                return Err(ParseError::Truncated {
+                    layer: Layer::Tcp,
+                    offset: l4_off,
+                    needed: hl,
+                    found: in_head,
+                });
+            }
+            (L4::Tcp, hl)
         }
         PROTO_UDP => {
-            let u = udp::Packet::new_checked(&frame[l4_off..end]).map_err(|e| shift(e, l4_off))?;
+            let u = udp::Packet::new_checked(&frame[l4_off..l4_off + in_head])
+                .map_err(|e| shift(e, l4_off))?;
             let len = usize::from(u.len());
             if len < udp::HEADER_LEN || len > available {
-                return Err(ParseError::UdpLen { offset: l4_off, len, available });
+                return Err(ParseError::UdpLen {
+                    offset: l4_off,
+                    len,
+                    available,
+                });
             }
             (L4::Udp, udp::HEADER_LEN)
         }
         protocol => return Err(ParseError::UnsupportedProtocol { protocol }),
     };
-    Ok(Layout { vlan_tags, l3, l3_off, l3_len, l4, l4_off, payload_off: l4_off + l4_len, end })
+    Ok(Layout {
+        vlan_tags,
+        l3,
+        l3_off,
+        l3_len,
+        l4,
+        l4_off,
+        payload_off: l4_off + l4_len,
+        end,
+    })
 }
 
-fn dissect_v4(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseError> {
+fn dissect_v4(
+    frame: &[u8],
+    total: usize,
+    off: usize,
+) -> Result<(L3, usize, u8, usize), ParseError> {
     let ip = ipv4::Packet::new_checked(&frame[off..]).map_err(|e| shift(e, off))?;
     if ip.version() != 4 {
-        return Err(ParseError::BadIpVersion { offset: off, version: ip.version() });
+        return Err(ParseError::BadIpVersion {
+            offset: off,
+            version: ip.version(),
+        });
     }
     let hl = ip.header_len();
     let tot = usize::from(ip.total_len());
-    let available = frame.len() - off;
+    let available = total - off;
     if tot < hl || tot > available {
-        return Err(ParseError::Ipv4TotalLen { offset: off, tot_len: tot, min: hl, available });
+        return Err(ParseError::Ipv4TotalLen {
+            offset: off,
+            tot_len: tot,
+            min: hl,
+            available,
+        });
     }
     if ip.is_fragment() {
         return Err(ParseError::Fragment { offset: off });
@@ -115,29 +196,52 @@ fn dissect_v4(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseE
     Ok((L3::V4, hl, ip.protocol(), off + tot))
 }
 
-fn dissect_v6(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseError> {
+fn dissect_v6(
+    frame: &[u8],
+    total: usize,
+    off: usize,
+) -> Result<(L3, usize, u8, usize), ParseError> {
     let ip = ipv6::Packet::new_checked(&frame[off..]).map_err(|e| shift(e, off))?;
     if ip.version() != 6 {
-        return Err(ParseError::BadIpVersion { offset: off, version: ip.version() });
+        return Err(ParseError::BadIpVersion {
+            offset: off,
+            version: ip.version(),
+        });
     }
     let plen = usize::from(ip.payload_len());
-    let available = frame.len() - off - ipv6::HEADER_LEN;
+    let available = total - off - ipv6::HEADER_LEN;
     if plen == 0 || plen > available {
-        return Err(ParseError::Ipv6PayloadLen { offset: off, payload_len: plen, available });
+        return Err(ParseError::Ipv6PayloadLen {
+            offset: off,
+            payload_len: plen,
+            available,
+        });
     }
     let end = off + ipv6::HEADER_LEN + plen;
+    // Extension headers are read from `frame` only: none may run past it.
+    let limit = end.min(frame.len());
     let mut next = ip.next_header();
     let mut at = off + ipv6::HEADER_LEN;
     loop {
         match next {
             NEXT_HOP_BY_HOP | NEXT_ROUTING | NEXT_DEST_OPTS => {
-                let found = end - at;
+                let found = limit - at;
                 if found < 8 {
-                    return Err(ParseError::Truncated { layer: Layer::Ipv6Ext, offset: at, needed: 8, found });
+                    return Err(ParseError::Truncated {
+                        layer: Layer::Ipv6Ext,
+                        offset: at,
+                        needed: 8,
+                        found,
+                    });
                 }
                 let len = (usize::from(frame[at + 1]) + 1) * 8;
                 if found < len {
-                    return Err(ParseError::Truncated { layer: Layer::Ipv6Ext, offset: at, needed: len, found });
+                    return Err(ParseError::Truncated {
+                        layer: Layer::Ipv6Ext,
+                        offset: at,
+                        needed: len,
+                        found,
+                    });
                 }
                 next = frame[at];
                 at += len;
@@ -146,7 +250,10 @@ fn dissect_v6(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseE
             PROTO_TCP | PROTO_UDP => break,
             // Anything else: not TCP/UDP (ICMPv6, no-next-header, ESP...).
             59 | 58 | 50 | 51 | 135 | 139 | 140 | 253 | 254 => {
-                return Err(ParseError::UnsupportedExtension { offset: at, next_header: next })
+                return Err(ParseError::UnsupportedExtension {
+                    offset: at,
+                    next_header: next,
+                })
             }
             other => return Err(ParseError::UnsupportedProtocol { protocol: other }),
         }
@@ -157,13 +264,30 @@ fn dissect_v6(frame: &[u8], off: usize) -> Result<(L3, usize, u8, usize), ParseE
 /// Re-bases an error from a sub-slice view onto frame offsets.
 fn shift(e: ParseError, by: usize) -> ParseError {
     match e {
-        ParseError::Truncated { layer, offset, needed, found } => {
-            ParseError::Truncated { layer, offset: offset + by, needed, found }
-        }
-        ParseError::Ipv4HeaderLen { offset, len } => ParseError::Ipv4HeaderLen { offset: offset + by, len },
-        ParseError::TcpHeaderLen { offset, len, available } => {
-            ParseError::TcpHeaderLen { offset: offset + by, len, available }
-        }
+        ParseError::Truncated {
+            layer,
+            offset,
+            needed,
+            found,
+        } => ParseError::Truncated {
+            layer,
+            offset: offset + by,
+            needed,
+            found,
+        },
+        ParseError::Ipv4HeaderLen { offset, len } => ParseError::Ipv4HeaderLen {
+            offset: offset + by,
+            len,
+        },
+        ParseError::TcpHeaderLen {
+            offset,
+            len,
+            available,
+        } => ParseError::TcpHeaderLen {
+            offset: offset + by,
+            len,
+            available,
+        },
         other => other,
     }
 }
@@ -215,7 +339,10 @@ mod tests {
         let l = dissect(&f).unwrap();
         assert_eq!(l.l3, L3::V4);
         assert_eq!(l.l4, L4::Tcp);
-        assert_eq!((l.l3_off, l.l4_off, l.payload_off, l.end), (14, 34, 54, 154));
+        assert_eq!(
+            (l.l3_off, l.l4_off, l.payload_off, l.end),
+            (14, 34, 54, 154)
+        );
         assert_eq!(l.payload_len(), 100);
         assert!(ipv4::Packet::new_unchecked(&f[14..]).verify_checksum());
         let _ = checksum::sum(&f, 0);
@@ -250,7 +377,10 @@ mod tests {
         assert_eq!(l.l4_off, 14 + 56);
         assert_eq!(l.payload_len(), 5);
         let frag = tcp6(5, &[6, 0, 0, 0, 0, 0, 0, 0], 44);
-        assert_eq!(dissect(&frag).unwrap_err(), ParseError::Fragment { offset: 54 });
+        assert_eq!(
+            dissect(&frag).unwrap_err(),
+            ParseError::Fragment { offset: 54 }
+        );
     }
 
     #[test]
@@ -277,24 +407,87 @@ mod tests {
         for n in 0..14 {
             assert_eq!(
                 dissect(&f[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Ethernet, offset: 0, needed: 14, found: n }
+                ParseError::Truncated {
+                    layer: Layer::Ethernet,
+                    offset: 0,
+                    needed: 14,
+                    found: n
+                }
             );
         }
         for n in 14..34 {
             assert_eq!(
                 dissect(&f[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Ipv4, offset: 14, needed: 20, found: n - 14 }
+                ParseError::Truncated {
+                    layer: Layer::Ipv4,
+                    offset: 14,
+                    needed: 20,
+                    found: n - 14
+                }
             );
         }
         for n in 34..54 {
             assert_eq!(
                 dissect(&f[..n]).unwrap_err(),
-                ParseError::Ipv4TotalLen { offset: 14, tot_len: 40, min: 20, available: n - 14 }
+                ParseError::Ipv4TotalLen {
+                    offset: 14,
+                    tot_len: 40,
+                    min: 20,
+                    available: n - 14
+                }
             );
         }
     }
 
+    #[test]
+    fn head_of_a_chain() {
+        let f = tcp4(1000);
+        // Headers in the head, payload beyond it: parses, `end` past the head.
+        let l = dissect_head(&f[..60], f.len()).unwrap();
+        assert_eq!(l, dissect(&f).unwrap());
+        // TCP header cut by the head boundary (the bytes exist later in the chain).
+        assert_eq!(
+            dissect_head(&f[..40], f.len()).unwrap_err(),
+            ParseError::Truncated {
+                layer: Layer::Tcp,
+                offset: 34,
+                needed: 20,
+                found: 6
+            }
+        );
+        // TCP options cut by the head boundary.
+        let mut g = tcp4(1000);
+        g[14 + 20 + 12] = 0x80;
+        assert_eq!(
+            dissect_head(&g[..60], g.len()).unwrap_err(),
+            ParseError::Truncated {
+                layer: Layer::Tcp,
+                offset: 34,
+                needed: 32,
+                found: 26
+            }
+        );
+        // IPv6 extension header cut by the head boundary.
+        let h = tcp6(100, &[6, 1, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 60);
+        assert_eq!(
+            dissect_head(&h[..64], h.len()).unwrap_err(),
+            ParseError::Truncated {
+                layer: Layer::Ipv6Ext,
+                offset: 54,
+                needed: 16,
+                found: 10
+            }
+        );
+        // A total below the head length is the head length.
+        assert_eq!(dissect_head(&f, 3), dissect(&f));
+    }
+
     proptest::proptest! {
+        #[test]
+        fn head_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), extra in 0usize..70000) {
+            let _ = dissect_head(&data, data.len() + extra);
+        }
+
         #[test]
         fn never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             let _ = dissect(&data);

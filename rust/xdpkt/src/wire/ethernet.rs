@@ -36,7 +36,12 @@ impl<T: AsRef<[u8]>> Frame<T> {
     pub fn check_len(&self) -> Result<(), ParseError> {
         let found = self.buffer.as_ref().len();
         if found < HEADER_LEN {
-            return Err(ParseError::Truncated { layer: Layer::Ethernet, offset: 0, needed: HEADER_LEN, found });
+            return Err(ParseError::Truncated {
+                layer: Layer::Ethernet,
+                offset: 0,
+                needed: HEADER_LEN,
+                found,
+            });
         }
         Ok(())
     }
@@ -84,7 +89,12 @@ mod tests {
         for n in 0..HEADER_LEN {
             assert_eq!(
                 Frame::new_checked(&buf[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Ethernet, offset: 0, needed: HEADER_LEN, found: n }
+                ParseError::Truncated {
+                    layer: Layer::Ethernet,
+                    offset: 0,
+                    needed: HEADER_LEN,
+                    found: n
+                }
             );
         }
         assert!(Frame::new_checked(&buf[..]).is_ok());

@@ -47,14 +47,24 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn check_len(&self) -> Result<(), ParseError> {
         let found = self.buffer.as_ref().len();
         if found < MIN_HEADER_LEN {
-            return Err(ParseError::Truncated { layer: Layer::Ipv4, offset: 0, needed: MIN_HEADER_LEN, found });
+            return Err(ParseError::Truncated {
+                layer: Layer::Ipv4,
+                offset: 0,
+                needed: MIN_HEADER_LEN,
+                found,
+            });
         }
         let hl = self.header_len();
         if hl < MIN_HEADER_LEN {
             return Err(ParseError::Ipv4HeaderLen { offset: 0, len: hl });
         }
         if found < hl {
-            return Err(ParseError::Truncated { layer: Layer::Ipv4, offset: 0, needed: hl, found });
+            return Err(ParseError::Truncated {
+                layer: Layer::Ipv4,
+                offset: 0,
+                needed: hl,
+                found,
+            });
         }
         Ok(())
     }
@@ -134,7 +144,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
     /// Sets DF, clears MF and the fragment offset.
     pub fn set_flags(&mut self, dont_frag: bool) {
-        put16(self.buffer.as_mut(), field::FLAGS_FRAG, if dont_frag { FLAG_DF } else { 0 });
+        put16(
+            self.buffer.as_mut(),
+            field::FLAGS_FRAG,
+            if dont_frag { FLAG_DF } else { 0 },
+        );
     }
     pub fn set_raw_flags_frag(&mut self, v: u16) {
         put16(self.buffer.as_mut(), field::FLAGS_FRAG, v);
@@ -188,7 +202,12 @@ mod tests {
         for n in 0..MIN_HEADER_LEN {
             assert_eq!(
                 Packet::new_checked(&b[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Ipv4, offset: 0, needed: 20, found: n }
+                ParseError::Truncated {
+                    layer: Layer::Ipv4,
+                    offset: 0,
+                    needed: 20,
+                    found: n
+                }
             );
         }
         let mut with_opts = [0u8; 24];
@@ -197,7 +216,12 @@ mod tests {
         for n in 20..24 {
             assert_eq!(
                 Packet::new_checked(&with_opts[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Ipv4, offset: 0, needed: 24, found: n }
+                ParseError::Truncated {
+                    layer: Layer::Ipv4,
+                    offset: 0,
+                    needed: 24,
+                    found: n
+                }
             );
         }
         assert!(Packet::new_checked(&with_opts[..]).is_ok());

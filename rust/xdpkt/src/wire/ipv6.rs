@@ -39,7 +39,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn check_len(&self) -> Result<(), ParseError> {
         let found = self.buffer.as_ref().len();
         if found < HEADER_LEN {
-            return Err(ParseError::Truncated { layer: Layer::Ipv6, offset: 0, needed: HEADER_LEN, found });
+            return Err(ParseError::Truncated {
+                layer: Layer::Ipv6,
+                offset: 0,
+                needed: HEADER_LEN,
+                found,
+            });
         }
         Ok(())
     }
@@ -111,7 +116,12 @@ mod tests {
         for n in 0..HEADER_LEN {
             assert_eq!(
                 Packet::new_checked(&b[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Ipv6, offset: 0, needed: 40, found: n }
+                ParseError::Truncated {
+                    layer: Layer::Ipv6,
+                    offset: 0,
+                    needed: 40,
+                    found: n
+                }
             );
         }
     }

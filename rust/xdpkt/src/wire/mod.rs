@@ -19,7 +19,7 @@ pub mod tcp;
 pub mod udp;
 
 mod dissect;
-pub use dissect::{dissect, Layout, L3, L4};
+pub use dissect::{dissect, dissect_head, Layout, L3, L4};
 
 use core::fmt;
 
@@ -53,7 +53,12 @@ impl fmt::Display for Layer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParseError {
     /// The buffer ends before the header does.
-    Truncated { layer: Layer, offset: usize, needed: usize, found: usize },
+    Truncated {
+        layer: Layer,
+        offset: usize,
+        needed: usize,
+        found: usize,
+    },
     /// The EtherType (after any VLAN tags) is neither IPv4 nor IPv6.
     UnsupportedEtherType { ethertype: u16 },
     /// More than two stacked VLAN tags.
@@ -63,15 +68,32 @@ pub enum ParseError {
     /// IPv4 IHL below 5 words.
     Ipv4HeaderLen { offset: usize, len: usize },
     /// IPv4 `tot_len` smaller than its own header, or larger than the bytes present.
-    Ipv4TotalLen { offset: usize, tot_len: usize, min: usize, available: usize },
+    Ipv4TotalLen {
+        offset: usize,
+        tot_len: usize,
+        min: usize,
+        available: usize,
+    },
     /// IPv6 `payload_len` larger than the bytes present (0 = jumbogram, unsupported).
-    Ipv6PayloadLen { offset: usize, payload_len: usize, available: usize },
+    Ipv6PayloadLen {
+        offset: usize,
+        payload_len: usize,
+        available: usize,
+    },
     /// The transport protocol is neither TCP nor UDP.
     UnsupportedProtocol { protocol: u8 },
     /// TCP data offset below 5 words or beyond the segment.
-    TcpHeaderLen { offset: usize, len: usize, available: usize },
+    TcpHeaderLen {
+        offset: usize,
+        len: usize,
+        available: usize,
+    },
     /// UDP length field inconsistent with the IP payload.
-    UdpLen { offset: usize, len: usize, available: usize },
+    UdpLen {
+        offset: usize,
+        len: usize,
+        available: usize,
+    },
     /// An IP fragment (IPv4 MF/offset or an IPv6 Fragment header): no L4 header to work on.
     Fragment { offset: usize },
     /// An IPv6 extension header this dissector does not walk (ESP, AH, mobility, ...).

@@ -52,11 +52,20 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn check_len(&self) -> Result<(), ParseError> {
         let found = self.buffer.as_ref().len();
         if found < MIN_HEADER_LEN {
-            return Err(ParseError::Truncated { layer: Layer::Tcp, offset: 0, needed: MIN_HEADER_LEN, found });
+            return Err(ParseError::Truncated {
+                layer: Layer::Tcp,
+                offset: 0,
+                needed: MIN_HEADER_LEN,
+                found,
+            });
         }
         let hl = self.header_len();
         if hl < MIN_HEADER_LEN || hl > found {
-            return Err(ParseError::TcpHeaderLen { offset: 0, len: hl, available: found });
+            return Err(ParseError::TcpHeaderLen {
+                offset: 0,
+                len: hl,
+                available: found,
+            });
         }
         Ok(())
     }
@@ -95,7 +104,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     /// Option bytes (between the fixed header and the data offset).
     pub fn options(&self) -> &[u8] {
-        let hl = self.header_len().clamp(MIN_HEADER_LEN, self.buffer.as_ref().len().max(MIN_HEADER_LEN));
+        let hl = self.header_len().clamp(
+            MIN_HEADER_LEN,
+            self.buffer.as_ref().len().max(MIN_HEADER_LEN),
+        );
         &self.buffer.as_ref()[MIN_HEADER_LEN..hl]
     }
 }
@@ -143,13 +155,22 @@ mod tests {
         for n in 0..MIN_HEADER_LEN {
             assert_eq!(
                 Packet::new_checked(&b[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Tcp, offset: 0, needed: 20, found: n }
+                ParseError::Truncated {
+                    layer: Layer::Tcp,
+                    offset: 0,
+                    needed: 20,
+                    found: n
+                }
             );
         }
         for n in MIN_HEADER_LEN..32 {
             assert_eq!(
                 Packet::new_checked(&b[..n]).unwrap_err(),
-                ParseError::TcpHeaderLen { offset: 0, len: 32, available: n }
+                ParseError::TcpHeaderLen {
+                    offset: 0,
+                    len: 32,
+                    available: n
+                }
             );
         }
         let p = Packet::new_checked(&b[..]).unwrap();
@@ -162,7 +183,11 @@ mod tests {
         b[12] = 0x40;
         assert_eq!(
             Packet::new_checked(&b[..]).unwrap_err(),
-            ParseError::TcpHeaderLen { offset: 0, len: 16, available: 20 }
+            ParseError::TcpHeaderLen {
+                offset: 0,
+                len: 16,
+                available: 20
+            }
         );
     }
 

@@ -33,7 +33,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn check_len(&self) -> Result<(), ParseError> {
         let found = self.buffer.as_ref().len();
         if found < HEADER_LEN {
-            return Err(ParseError::Truncated { layer: Layer::Udp, offset: 0, needed: HEADER_LEN, found });
+            return Err(ParseError::Truncated {
+                layer: Layer::Udp,
+                offset: 0,
+                needed: HEADER_LEN,
+                found,
+            });
         }
         Ok(())
     }
@@ -80,7 +85,12 @@ mod tests {
         for n in 0..HEADER_LEN {
             assert_eq!(
                 Packet::new_checked(&b[..n]).unwrap_err(),
-                ParseError::Truncated { layer: Layer::Udp, offset: 0, needed: 8, found: n }
+                ParseError::Truncated {
+                    layer: Layer::Udp,
+                    offset: 0,
+                    needed: 8,
+                    found: n
+                }
             );
         }
     }
@@ -94,6 +104,9 @@ mod tests {
         p.set_len(100);
         p.set_checksum(0xffff);
         let p = Packet::new_checked(&b[..]).unwrap();
-        assert_eq!((p.src_port(), p.dst_port(), p.len(), p.checksum()), (53, 5353, 100, 0xffff));
+        assert_eq!(
+            (p.src_port(), p.dst_port(), p.len(), p.checksum()),
+            (53, 5353, 100, 0xffff)
+        );
     }
 }

@@ -1,0 +1,165 @@
+//! GRO counters, including why packets were passed through unmerged.
+
+/// Counters of one [`Gro`](super::Gro) engine.
+///
+/// `packets_in` = packets handed to `receive`; `packets_out` = packets
+/// delivered (pass-through, single held packets and aggregates). Once nothing
+/// is held, `packets_in == packets_out + merged`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroStats {
+    /// Packets received.
+    pub packets_in: u64,
+    /// Packets delivered (aggregates count once).
+    pub packets_out: u64,
+    /// Segments merged into an aggregate (not counting each aggregate's first segment).
+    pub merged: u64,
+    /// Aggregates delivered (packets built from two or more segments).
+    pub aggregates: u64,
+    /// Held packets flushed early because the flow table was full.
+    pub evicted: u64,
+    /// Packets delivered at once, never held (see [`GroStats::reasons`]).
+    pub passthrough: u64,
+    counts: [u64; REASONS.len()],
+}
+
+/// Stable short names of the pass-through reasons, in reporting order.
+///
+/// The first group are GRO decisions; the second group are the
+/// [`ParseError::reason`](crate::wire::ParseError::reason) names of malformed frames.
+pub const REASONS: [&str; 26] = [
+    // GRO decisions: well-formed, but not aggregated.
+    "ipv4_options",
+    "ip_csum",
+    "tcp_csum",
+    "udp_csum",
+    "udp_csum_zero",
+    "udp_len_mismatch",
+    "ipv6_payload_len_mismatch",
+    "pure_ack",
+    "tcp_flags",
+    "not_tcp",
+    "nonlinear",
+    "gso",
+    "no_room",
+    // Malformed frames (ParseError::reason()).
+    "truncated",
+    "not_ip",
+    "vlan_tags",
+    "ip_version",
+    "ipv4_header_len",
+    "ipv4_total_len",
+    "ipv6_payload_len",
+    "not_tcp_udp",
+    "tcp_header_len",
+    "udp_len",
+    "fragment",
+    "ipv6_extension",
+    // Any reason name not listed above (a ParseError variant added later).
+    "other",
+];
+
+impl Default for GroStats {
+    fn default() -> Self {
+        GroStats {
+            packets_in: 0,
+            packets_out: 0,
+            merged: 0,
+            aggregates: 0,
+            evicted: 0,
+            passthrough: 0,
+            counts: [0; REASONS.len()],
+        }
+    }
+}
+
+impl GroStats {
+    /// Every pass-through reason with its count (zeros included), in a stable order.
+    pub fn reasons(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        REASONS
+            .iter()
+            .zip(self.counts.iter())
+            .map(|(n, c)| (*n, *c))
+    }
+
+    /// The count for one reason name (0 for an unknown name).
+    pub fn reason(&self, name: &str) -> u64 {
+        REASONS
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| self.counts.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Counts one pass-through packet under `name`.
+    pub(crate) fn bump(&mut self, name: &'static str) {
+        self.passthrough += 1;
+        let i = REASONS
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(REASONS.len() - 1);
+        if let Some(c) = self.counts.get_mut(i) {
+            *c += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Layer, ParseError};
+
+    #[test]
+    fn parse_reasons_are_listed() {
+        let errs = [
+            ParseError::Truncated {
+                layer: Layer::Tcp,
+                offset: 0,
+                needed: 1,
+                found: 0,
+            },
+            ParseError::UnsupportedEtherType { ethertype: 0 },
+            ParseError::TooManyVlanTags,
+            ParseError::BadIpVersion {
+                offset: 0,
+                version: 0,
+            },
+            ParseError::Ipv4HeaderLen { offset: 0, len: 0 },
+            ParseError::Ipv4TotalLen {
+                offset: 0,
+                tot_len: 0,
+                min: 0,
+                available: 0,
+            },
+            ParseError::Ipv6PayloadLen {
+                offset: 0,
+                payload_len: 0,
+                available: 0,
+            },
+            ParseError::UnsupportedProtocol { protocol: 0 },
+            ParseError::TcpHeaderLen {
+                offset: 0,
+                len: 0,
+                available: 0,
+            },
+            ParseError::UdpLen {
+                offset: 0,
+                len: 0,
+                available: 0,
+            },
+            ParseError::Fragment { offset: 0 },
+            ParseError::UnsupportedExtension {
+                offset: 0,
+                next_header: 0,
+            },
+        ];
+        let mut s = GroStats::default();
+        for e in errs {
+            assert!(REASONS.contains(&e.reason()), "{} missing", e.reason());
+            s.bump(e.reason());
+        }
+        assert_eq!(s.passthrough, 12);
+        assert_eq!(s.reason("other"), 0);
+        assert_eq!(s.reasons().map(|(_, c)| c).sum::<u64>(), 12);
+    }
+}
