@@ -140,22 +140,41 @@ build_peers() {
 
 # ---------------------------------------------------------------- find ours
 XDPKT_CMD=()
+# Until the `xdpkt` console script has its `bench` subcommand wired in, run the
+# subcommand module directly with the Python that has xdpkt installed.
+BENCH_SHIM='import argparse, sys
+from xdpkt import _cli_bench
+ap = argparse.ArgumentParser(prog="xdpkt")
+_cli_bench.register(ap.add_subparsers())
+a = ap.parse_args()
+sys.exit(a.func(a))'
 find_xdpkt() {
+    local py
     if [[ -n ${XDPKT:-} ]]; then
         read -r -a XDPKT_CMD <<<"$XDPKT"
     elif [[ -x $REPO/target/release/xdpkt ]]; then
         XDPKT_CMD=("$REPO/target/release/xdpkt")
-    elif command -v xdpkt >/dev/null 2>&1; then
-        XDPKT_CMD=("$(command -v xdpkt)")
     elif [[ -x $REPO/.venv/bin/xdpkt ]]; then
         XDPKT_CMD=("$REPO/.venv/bin/xdpkt")
+    elif command -v xdpkt >/dev/null 2>&1; then
+        XDPKT_CMD=("$(command -v xdpkt)")
     fi
     if [[ ${#XDPKT_CMD[@]} -gt 0 ]] && ! "${XDPKT_CMD[@]}" bench --help >/dev/null 2>&1; then
-        log "found ${XDPKT_CMD[*]} but 'bench --help' fails: skipping xdpkt rows"
+        log "found ${XDPKT_CMD[*]} but 'bench --help' fails there"
         XDPKT_CMD=()
     fi
     if [[ ${#XDPKT_CMD[@]} -eq 0 ]]; then
-        log "xdpkt bench not available (build it: maturin develop -r, or cargo build -r): skipping xdpkt rows"
+        for py in "${XDPKT_PYTHON:-}" "$REPO/.venv/bin/python"; do
+            [[ -n $py && -x $py ]] || continue
+            if "$py" -c "$BENCH_SHIM" bench --help >/dev/null 2>&1; then
+                XDPKT_CMD=("$py" -c "$BENCH_SHIM")
+                log "using xdpkt._cli_bench through $py (no 'xdpkt bench' command yet)"
+                break
+            fi
+        done
+    fi
+    if [[ ${#XDPKT_CMD[@]} -eq 0 ]]; then
+        log "xdpkt bench not available (build it: maturin develop -r into .venv): skipping xdpkt rows"
     fi
 }
 XDPKT_PY=""
@@ -237,16 +256,18 @@ wait_xdp_attached() {
 }
 
 # ---------------------------------------------------------------- one run
-# Commands for the DUT side, by implementation and mode.
+# The DUT-side command, by implementation and mode, into the array DUT_CMD.
+DUT_CMD=()
 dut_cmd() {
-    local impl=$1 mode=$2 extra=${3:-}
+    local impl=$1 mode=$2
+    shift 2
     local common=(--seconds "$SECS" --size "$SIZE" --batch "$BATCH")
     local addr=(--src-mac $MAC_DUT --dst-mac $MAC_GEN --src-ip 198.18.0.2 --dst-ip 198.18.0.1)
     case $impl in
-        libxdp) echo "$BUILD/xsk_ref $mode $IF_DUT ${common[*]} ${addr[*]} --prog own $extra" ;;
-        afpacket) echo "$BUILD/afpacket_ref $mode $IF_DUT ${common[*]} ${addr[*]} $extra" ;;
-        xdpkt) echo "${XDPKT_CMD[*]} bench $mode $IF_DUT ${common[*]} --json $extra" ;;
-        python) echo "$XDPKT_PY $HERE/xsk_pyloop.py $IF_DUT --seconds $SECS --max-packets 256" ;;
+        libxdp) DUT_CMD=("$BUILD/xsk_ref" "$mode" "$IF_DUT" "${common[@]}" "${addr[@]}" --prog own "$@") ;;
+        afpacket) DUT_CMD=("$BUILD/afpacket_ref" "$mode" "$IF_DUT" "${common[@]}" "${addr[@]}" "$@") ;;
+        xdpkt) DUT_CMD=("${XDPKT_CMD[@]}" bench "$mode" "$IF_DUT" "${common[@]}" --json "$@") ;;
+        python) DUT_CMD=("$XDPKT_PY" "$HERE/xsk_pyloop.py" "$IF_DUT" --seconds "$SECS" --max-packets 256) ;;
     esac
 }
 
@@ -301,16 +322,15 @@ gen_args() {
         --src-ip 198.18.0.1 --dst-ip $TRAFFIC_DST_IP)
 }
 
-run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA]
-    local scen=$1 mode=$2 impl=$3 rep=$4 gcpu=$5 dcpu=$6 extra=${7:-}
+run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA ARGS...]
+    local scen=$1 mode=$2 impl=$3 rep=$4 gcpu=$5 dcpu=$6
+    shift 6
     local d=$TMP/$scen-$mode-$impl-$rep
-    local cmd
-    cmd=$(dut_cmd "$impl" "$mode" "$extra")
+    dut_cmd "$impl" "$mode" "$@"
     gen_args
-    # shellcheck disable=SC2086
     case $mode in
         rxdrop)
-            start_bg "$d.dut" "$dcpu" "$NS_DUT" $cmd
+            start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
             local dut=$LAST_PID
             if [[ $impl == afpacket ]]; then sleep 0.3; else wait_xdp_attached || true; fi
             pin_napi
@@ -325,7 +345,7 @@ run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA]
             local sink=$LAST_PID
             sleep 0.2
             pin_napi
-            start_bg "$d.dut" "$dcpu" "$NS_DUT" $cmd
+            start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
             local dut=$LAST_PID
             wait_pid "$dut" || true
             wait_pid "$sink" || true
@@ -334,7 +354,7 @@ run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA]
         l2fwd)
             start_bg "$d.sink" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" sink "$IF_GEN" --seconds $((SECS - 2)) --delay 1.2
             local sink=$LAST_PID
-            start_bg "$d.dut" "$dcpu" "$NS_DUT" $cmd
+            start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
             local dut=$LAST_PID
             if [[ $impl == afpacket ]]; then sleep 0.3; else wait_xdp_attached || true; fi
             pin_napi
