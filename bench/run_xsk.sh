@@ -6,7 +6,7 @@
 #   sudo bench/run_xsk.sh [--seconds S] [--reps N] [--size B] [--batch N]
 #                         [--modes "rxdrop txonly l2fwd"] [--napi threaded|softirq]
 #                         [--impls "libxdp afpacket xdpkt python"] [--no-default] [--no-rt]
-#                         [--out FILE.json]
+#                         [--out FILE.json]   (default bench/results/xsk.json, chart bench/xsk.png)
 #
 # Topology: namespace xdpkt-bench-<pid>-gen holds the generator side (xkg<pid>,
 # 02:00:00:00:00:01, 198.18.0.1/24), namespace xdpkt-bench-<pid>-dut the device
@@ -66,7 +66,8 @@ NAPI=softirq
 DEFAULT_RUN=1
 RT=1
 CUR_RT=0
-OUT=$HERE/xsk_results.json
+OUT=$HERE/results/xsk.json
+PNG=$HERE/xsk.png
 GEN_CPU=0
 DUT_CPU=1
 
@@ -82,7 +83,7 @@ while [[ $# -gt 0 ]]; do
         --napi) NAPI=$2; shift 2 ;;
         --no-default) DEFAULT_RUN=0; shift ;;
         --no-rt) RT=0; shift ;;
-        --out) OUT=$2; shift 2 ;;
+        --out) OUT=$2; PNG=${OUT%.json}.png; shift 2 ;;
         -h|--help) usage ;;
         *) echo "run_xsk.sh: unknown argument $1" >&2; usage ;;
     esac
@@ -428,10 +429,12 @@ if [[ $DEFAULT_RUN -eq 1 && " $MODES " == *" rxdrop "* ]]; then
     done
 fi
 
+mkdir -p "$(dirname "$OUT")"
 python3 "$HERE/xsk_report.py" "$RAW" --out "$OUT" \
     --meta "napi=$NAPI rt=$RT seconds=$SECS reps=$REPS size=$SIZE batch=$BATCH kernel=$(uname -r) cpus=$(nproc)"
 if [[ -n $PLOT_PY ]]; then
-    "$PLOT_PY" "$HERE/xsk_report.py" "$RAW" --png "${OUT%.json}.png" --quiet
+    "$PLOT_PY" "$HERE/xsk_report.py" "$RAW" --png "$PNG" --quiet
+    log "chart: $PNG"
 else
     log "no Python with matplotlib (python3 -m venv .venv && .venv/bin/pip install matplotlib): chart skipped"
 fi
