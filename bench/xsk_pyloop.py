@@ -33,8 +33,13 @@ def main() -> None:
         el = time.monotonic() - t0
     print(
         json.dumps(
-            {"impl": "xdpkt-python", "mode": "rxdrop", "packets": packets, "seconds": round(el, 3),
-             "mpps": round(packets / el / 1e6, 4)}
+            {
+                "impl": "xdpkt-python",
+                "mode": "rxdrop",
+                "packets": packets,
+                "seconds": round(el, 3),
+                "mpps": round(packets / el / 1e6, 4),
+            }
         )
     )
 

@@ -38,7 +38,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["scenario"], r["mode"], r["impl"]), []).append(r)
-    out = []
+    out: list[dict[str, Any]] = []
     for (scen, mode, impl), rs in groups.items():
         prim = [v for v in (mpps(r["primary"]) for r in rs) if v is not None]
         sec = [v for v in (mpps(r["secondary"]) for r in rs) if v is not None]
@@ -59,7 +59,9 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
     # ratios within each (scenario, mode)
     for s in out:
-        peers = {o["impl"]: o["mpps"] for o in out if o["scenario"] == s["scenario"] and o["mode"] == s["mode"]}
+        peers = {
+            o["impl"]: o["mpps"] for o in out if o["scenario"] == s["scenario"] and o["mode"] == s["mode"]
+        }
         for ref in ("libxdp", "afpacket"):
             base = peers.get(ref)
             s[f"vs_{ref}"] = s["mpps"] / base if s["mpps"] is not None and base else None
