@@ -89,7 +89,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $NAPI == threaded || $NAPI == softirq ]] || { echo "--napi must be threaded or softirq" >&2; exit 2; }
-[[ $SECS =~ ^[0-9]+$ && $SECS -ge 2 && $SECS -le 60 ]] || { echo "--seconds must be an integer in 2..60" >&2; exit 2; }
+[[ $SECS =~ ^[0-9]+$ && $SECS -ge 3 && $SECS -le 60 ]] || { echo "--seconds must be an integer in 3..60" >&2; exit 2; }
 [[ $REPS =~ ^[0-9]+$ && $REPS -ge 1 && $REPS -le 9 ]] || { echo "--reps must be in 1..9" >&2; exit 2; }
 if [[ $EUID -ne 0 ]]; then
     echo "run_xsk.sh: needs root (network namespaces, XDP programs, AF_XDP and AF_PACKET sockets)" >&2
