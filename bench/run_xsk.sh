@@ -16,16 +16,15 @@
 # no ICMP replies, no UDP socket lookups).
 #
 # Where the work runs (2 cores: GEN_CPU=0, DUT_CPU=1):
-#   --napi softirq (default, veth's own behaviour): the receiving veth's NAPI runs as
-#     softirq on the CPU that sent the frames. In rxdrop the generator's CPU also
-#     pays the kernel half of the receive path (XDP program + copy into the UMEM, or
-#     skb + GRO + packet-socket copy); the receiver's CPU runs its user-space loop.
-#     A receiver that cannot keep up loses frames (rx_ring_full / tp_drops).
-#   --napi threaded: both veths run threaded NAPI, the DUT's kthread pinned to
-#     DUT_CPU (with the receiver), the generator side's to GEN_CPU: the receiver
-#     pays its kernel work, like a NIC whose IRQ is on the application's core. Under
-#     a flood the kthread and the receiver share one CPU through the scheduler, so
-#     these figures depend on scheduler fairness (and on any other load there).
+#   --napi threaded (default): both veths run threaded NAPI; the DUT's NAPI kthread is
+#     pinned to DUT_CPU with the DUT program, the generator side's to GEN_CPU. The DUT
+#     pays its own kernel work (XDP program + copy into the UMEM, or skb + GRO + packet
+#     socket), as with a NIC whose IRQ is on the application's core, and the generator
+#     has a CPU to itself, so it outruns the receiver.
+#   --napi softirq (veth's own behaviour): the receiving veth's NAPI runs as softirq on
+#     the CPU that sent the frames, so in rxdrop the generator's CPU also pays the
+#     kernel half of the receive path and a receiver that keeps up shows the
+#     generator's rate: this compares the datapaths' kernel cost more than the receivers.
 # veth only delivers XDP-redirected frames (the generator's) to a peer that runs
 # NAPI, which needs an XDP program or GRO: GRO is switched on for both veths.
 #
@@ -40,13 +39,14 @@
 # The pinned runs' generator and DUT processes run SCHED_FIFO (chrt -f 10) so other
 # work on a shared machine cannot preempt them (each run is bounded in time; the
 # kernel's RT throttling still leaves others 5%); --no-rt runs them SCHED_OTHER.
-# NAPI kthreads stay SCHED_OTHER (a FIFO kthread under a flood would starve its
-# receiver). The default-behaviour runs never use SCHED_FIFO.
+# NAPI kthreads get SCHED_FIFO too (see pin_napi for the priorities). The
+# default-behaviour runs never use SCHED_FIFO.
 # Then the "default behaviour" runs: rxdrop with generator and receiver on the SAME
 # CPU and softirq NAPI, wakeup-driven (default) vs --busy spinning.
 #
 # Needs root, gcc, libxdp-dev, libbpf-dev. Ours: $XDPKT (command) or target/release/xdpkt
-# or `xdpkt` on PATH or .venv/bin/xdpkt; skipped with a message if missing. Python loop:
+# or .venv/bin/xdpkt or `xdpkt` on PATH (or xdpkt._cli_bench run by .venv/bin/python);
+# skipped with a message if missing. Python loop:
 # $XDPKT_PYTHON or .venv/bin/python with `xdpkt.Socket`. Chart: $PLOT_PYTHON or
 # .venv/bin/python with matplotlib.
 set -euo pipefail
@@ -62,7 +62,7 @@ SIZE=64
 BATCH=64
 MODES="rxdrop txonly l2fwd"
 IMPLS="libxdp afpacket xdpkt python"
-NAPI=softirq
+NAPI=threaded
 DEFAULT_RUN=1
 RT=1
 CUR_RT=0
@@ -229,20 +229,32 @@ set_napi() {
     ip netns exec "$NS_DUT" sh -c "echo $v > /sys/class/net/$IF_DUT/threaded"
 }
 
-# Pin each veth's NAPI kthread (comm "napi/<ifname>-<id>", cut to 15 characters).
+# Pin each veth's NAPI kthread (comm "napi/<ifname>-<id>", cut to 15 characters) to
+# its side's CPU. With SCHED_FIFO runs, the kthreads get real-time priority too, or the
+# other load on the machine starves them: the DUT's below the DUT process (10), so a
+# receiver woken by its NAPI preempts it, drains its ring and sleeps again; the
+# generator side's above the generator, so frames coming back (txonly, l2fwd) are
+# counted instead of waiting behind the generator's loop.
 pin_napi() {
     [[ $CUR_NAPI == threaded ]] || return 0
     local t comm n=0
     while read -r t comm; do
         case $comm in
-            napi/"$IF_DUT"*) taskset -pc "$DUT_CPU" "$t" >/dev/null && n=$((n + 1)) ;;
-            napi/"$IF_GEN"*) taskset -pc "$GEN_CPU" "$t" >/dev/null && n=$((n + 1)) ;;
+            napi/"$IF_DUT"*)
+                taskset -pc "$DUT_CPU" "$t" >/dev/null && n=$((n + 1))
+                [[ $CUR_RT -eq 1 ]] && chrt -f -p 5 "$t"
+                ;;
+            napi/"$IF_GEN"*)
+                taskset -pc "$GEN_CPU" "$t" >/dev/null && n=$((n + 1))
+                [[ $CUR_RT -eq 1 ]] && chrt -f -p 15 "$t"
+                ;;
         esac
     done < <(ps -eLo tid=,comm=)
     if [[ $n -lt 2 && -z ${NAPI_WARNED:-} ]]; then
         log "warning: found $n of 2 NAPI kthreads to pin (napi/$IF_DUT*, napi/$IF_GEN*)"
         NAPI_WARNED=1
     fi
+    return 0
 }
 
 wait_xdp_attached() {
@@ -415,7 +427,7 @@ if [[ $DEFAULT_RUN -eq 1 && " $MODES " == *" rxdrop "* ]]; then
     # Default behaviour on 2 cores: nothing pinned apart. Generator, receiver and
     # the veth's NAPI all on one CPU: the worst case for a spinning receiver.
     set_napi softirq
-    CUR_NAPI=softirq
+    CUR_NAPI=threaded
     CUR_RT=0
     log "default behaviour: generator and receiver on the same CPU, softirq NAPI"
     for impl in libxdp xdpkt; do
