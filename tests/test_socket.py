@@ -318,3 +318,34 @@ def test_permission_error_names_capability() -> None:
 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert "PERM" in r.stdout and "CAP_NET_RAW" in r.stdout and "Errno 1" in r.stdout, r.stdout + r.stderr
+
+
+def test_busy_poll_option(veth: Veth) -> None:
+    with (
+        xdpkt.Socket(veth.if_b, netns=veth.ns_b, busy_poll=True, frames=256, ring_size=128) as rx,
+        xdpkt.Socket(veth.if_a, netns=veth.ns_a, frames=256, ring_size=128) as tx,
+    ):
+        frames = [udp_frame(64, i) for i in range(4)]
+        tx.send(frames)
+        assert recv_n(rx, 4) == frames
+        t0 = time.monotonic()
+        assert len(rx.recv(timeout=0)) == 0
+        assert time.monotonic() - t0 < 0.5
+
+
+def test_cli_bench_txonly_json(veth: Veth, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    from xdpkt import _cli_bench
+
+    parser = argparse.ArgumentParser(prog="xdpkt")
+    sub = parser.add_subparsers(dest="command")
+    _cli_bench.register(sub)
+    args = parser.parse_args(
+        ["bench", "txonly", veth.if_a, "--seconds", "0.3", "--size", "128", "--json", "--netns", veth.ns_a]
+    )
+    assert args.func(args) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["mode"] == "txonly" and r["packets"] > 0 and r["bytes"] == r["packets"] * 128
+    assert r["mpps"] > 0 and 0.25 < r["seconds"] < 5

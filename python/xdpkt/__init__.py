@@ -1,5 +1,24 @@
-"""xdpkt: AF_XDP packet I/O for Python with a Rust core."""
+"""xdpkt: a user-space NIC datapath for Python (AF_XDP, GRO/GSO with Linux kernel semantics).
 
+The offline offloads need no privileges::
+
+    import xdpkt
+    segments = xdpkt.gso.segment(frame, mss=1448)      # TSO/USO: list[bytes]
+    packets = xdpkt.gro.coalesce(frames)               # GRO over one batch: list[xdpkt.Packet]
+"""
+
+from xdpkt import gro, gso
+from xdpkt._xdpkt import Packet, PacketError, XdpktError, __version__
 from xdpkt.socket import Batch, PacketView, Socket
 
-__all__ = ["Batch", "PacketView", "Socket"]
+__all__ = [
+    "Batch",
+    "Packet",
+    "PacketError",
+    "PacketView",
+    "Socket",
+    "XdpktError",
+    "__version__",
+    "gro",
+    "gso",
+]

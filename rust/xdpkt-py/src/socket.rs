@@ -5,16 +5,13 @@
 //! wakes a thread sleeping in `recv()` (eventfd in its poll set), which then raises.
 //! Errors keep their errno: permission problems are `PermissionError` naming the
 //! capability; unknown interface/queue and bad arguments are `ValueError`.
-//! (Own minimal error conversion: the py helper's `errors.rs` was not merged yet.)
 
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use pyo3::exceptions::{
-    PyBufferError, PyIndexError, PyOSError, PyPermissionError, PyTimeoutError, PyValueError,
-};
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyOSError, PyTimeoutError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -23,22 +20,34 @@ use xdpkt::xsk::socket::SharedUmem;
 use xdpkt::xsk::{Error, Mode, Waker, XskConfig, XskMapSource, XskSocket};
 use xdpkt::Batch;
 
+use crate::errors;
+
 fn lk<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The one conversion from the core's AF_XDP error to a Python exception.
+/// AF_XDP errors become the bindings' `errors::Error` (the one conversion to Python):
+/// a missing capability is a `PermissionError` naming it, bad arguments and unknown
+/// interfaces/queues a `ValueError`; everything else keeps its errno *and* the core's
+/// message (which says e.g. "queue 0 of eth1 already has an AF_XDP socket").
 pub fn to_pyerr(e: Error) -> PyErr {
     let msg = e.to_string();
-    match e {
-        Error::Permission { errno, .. } => PyPermissionError::new_err((errno, msg)),
+    let err = match e {
+        Error::Permission { cap, errno, .. } => errors::Error::Os {
+            err: std::io::Error::from_raw_os_error(errno),
+            path: None,
+            needs: Some(cap),
+        },
         Error::NoSuchInterface { .. }
         | Error::NoSuchQueue { .. }
         | Error::Config(_)
-        | Error::TooLarge { .. } => PyValueError::new_err(msg),
-        Error::TxTimeout { .. } => PyTimeoutError::new_err((libc::ETIMEDOUT, msg)),
-        _ => PyOSError::new_err((e.errno().unwrap_or(libc::EIO), msg)),
-    }
+        | Error::TooLarge { .. } => errors::Error::Arg(msg),
+        Error::TxTimeout { .. } => {
+            errors::Error::Py(PyTimeoutError::new_err((libc::ETIMEDOUT, msg)))
+        }
+        _ => errors::Error::Py(PyOSError::new_err((e.errno().unwrap_or(libc::EIO), msg))),
+    };
+    err.into()
 }
 
 /// Received packets. Frames return to the UMEM when the batch is closed or dropped.
@@ -202,6 +211,7 @@ impl PacketView {
             .with_packet(self.index, |b| PyBytes::new(py, b))
     }
 
+    #[allow(unsafe_code)]
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,
@@ -235,6 +245,7 @@ impl PacketView {
         Ok(())
     }
 
+    #[allow(unsafe_code)]
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
         self.batch.get().exports.fetch_sub(1, Ordering::AcqRel);
     }
@@ -365,7 +376,7 @@ impl PySocket {
 
     /// Receives up to `max_packets`, sleeping in poll() up to `timeout` seconds (None:
     /// until packets arrive). Returns a (possibly empty) Batch.
-    #[pyo3(signature = (max_packets=64, timeout=Some(1.0)))]
+    #[pyo3(signature = (max_packets=64, timeout=Some(1.0)), text_signature = "(self, /, max_packets=64, timeout=1.0)")]
     fn recv(&self, py: Python<'_>, max_packets: usize, timeout: Option<f64>) -> PyResult<PyBatch> {
         if max_packets == 0 || max_packets > 65536 {
             return Err(PyValueError::new_err(

@@ -848,11 +848,13 @@ pub(crate) mod tests {
         v
     }
 
+    const POOL_FRAMES: u32 = 8192;
+
     /// Segments `frame` from a pool of `frames` × `frame_size` and returns the
     /// segment bytes; checks that releasing everything restores the pool.
     fn run(frame: &[u8], frame_size: usize, opts: GsoOptions) -> Result<Vec<Vec<u8>>, GsoError> {
-        let mut pool = FramePool::heap(4096, frame_size);
-        let mut out = Batch::with_capacity(1024);
+        let mut pool = FramePool::heap(POOL_FRAMES, frame_size);
+        let mut out = Batch::with_capacity(POOL_FRAMES as usize);
         let pkt = pool.packet_from(frame).unwrap();
         let r = segment(&mut pool, pkt, opts, &mut out);
         let res = match r {
@@ -883,7 +885,11 @@ pub(crate) mod tests {
         for p in out.drain() {
             pool.release(p);
         }
-        assert_eq!(pool.free_count(), 4096, "every frame back in the pool");
+        assert_eq!(
+            pool.free_count(),
+            POOL_FRAMES as usize,
+            "every frame back in the pool"
+        );
         res
     }
 

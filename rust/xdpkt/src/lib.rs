@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod gro;
 pub mod gso;
+pub mod offline;
 pub mod packet;
 pub mod pcap;
 pub mod pool;

@@ -41,6 +41,10 @@ pub struct Packet {
     pub gso_size: u16,
     pub gso_segs: u16,
     pub gso_type: GsoType,
+    /// The segments of this aggregate all carried the first one's IPv4 ID
+    /// (the kernel's `SKB_GSO_TCP_FIXEDID`, set by GRO): re-segmenting must
+    /// keep the ID fixed instead of incrementing it.
+    pub gso_fixed_id: bool,
     pub csum: CsumState,
 }
 
@@ -56,6 +60,7 @@ impl Packet {
             gso_size: 0,
             gso_segs: 0,
             gso_type: GsoType::None,
+            gso_fixed_id: false,
             csum: CsumState::None,
         }
     }
@@ -89,6 +94,7 @@ impl Packet {
         self.gso_size = 0;
         self.gso_segs = 0;
         self.gso_type = GsoType::None;
+        self.gso_fixed_id = false;
     }
 
     /// Dismantles the packet into (head index, tail index, len, nframes).

@@ -522,6 +522,8 @@ fn finish<M: FrameMemory>(pool: &mut FramePool<M>, held: Held) -> Packet {
         (L3::V6, L4::Tcp) => GsoType::TcpV6,
         (_, L4::Udp) => GsoType::UdpL4,
     };
+    // inet_gro_flush decided fixed vs incrementing IDs at the second segment.
+    pkt.gso_fixed_id = lay.l3 == L3::V4 && held.fixed_id;
     pkt.csum = CsumState::Unnecessary;
     pkt
 }

@@ -14,6 +14,7 @@ struct Out {
     gso_size: u16,
     gso_segs: u16,
     gso_type: GsoType,
+    fixed_id: bool,
     csum: CsumState,
 }
 
@@ -49,6 +50,7 @@ fn run_cfg(cfg: GroConfig, frames: &[Vec<u8>]) -> (Vec<Out>, GroStats) {
             gso_size: p.gso_size,
             gso_segs: p.gso_segs,
             gso_type: p.gso_type,
+            fixed_id: p.gso_fixed_id,
             csum: p.csum,
         });
         pool.release(p);
@@ -450,8 +452,9 @@ fn ip_id_matrix() {
         };
         let (o, _) = run(&[a.build(), b.build(), c.build()]);
         assert_eq!(sizes(&o), want, "df {df} ids {ids:?}");
-        // The aggregate keeps the first ID.
+        // The aggregate keeps the first ID and records fixed vs incrementing.
         assert_eq!(u16::from_be_bytes([o[0].bytes[18], o[0].bytes[19]]), ids[0]);
+        assert_eq!(o[0].fixed_id, ids[0] == ids[1], "df {df} ids {ids:?}");
     }
     // DF mismatch flushes.
     let a = SegSpec::tcp4(0, PL);
@@ -919,4 +922,130 @@ fn udp_zero_checksum_bad_checksum_and_length_pass() {
     assert_eq!(s.reason("udp_csum"), 1);
     assert_eq!(s.reason("udp_len_mismatch"), 1);
     assert_eq!(o.last().map(|o| o.gso_segs), Some(2));
+}
+
+// ---- property: random interleavings ----------------------------------------------
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct FlowSpec {
+        v6: bool,
+        vlan: bool,
+        /// (payload length, extra TCP flags) per segment, in order.
+        segs: Vec<(usize, u8)>,
+    }
+
+    fn flag() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            12 => Just(0u8),
+            1 => Just(PSH),
+            1 => Just(FIN),
+            1 => Just(URG),
+            1 => Just(RST),
+            1 => Just(SYN),
+            1 => Just(CWR),
+        ]
+    }
+
+    fn flow() -> impl Strategy<Value = FlowSpec> {
+        let seg = (
+            prop_oneof![1 => Just(0usize), 2 => 1usize..40, 6 => Just(200usize), 1 => 150usize..260],
+            flag(),
+        );
+        (
+            any::<bool>(),
+            any::<bool>(),
+            proptest::collection::vec(seg, 1..24),
+        )
+            .prop_map(|(v6, vlan, segs)| FlowSpec { v6, vlan, segs })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #[test]
+        fn interleavings_preserve_each_flows_bytes(
+            flows in proptest::collection::vec(flow(), 1..6),
+            picks in proptest::collection::vec(any::<u8>(), 0..200),
+            max_flows in 1usize..8,
+            poll in 1usize..40,
+        ) {
+            // Build each flow's frames in order, then interleave by `picks`.
+            let mut per_flow: Vec<Vec<SegSpec>> = Vec::new();
+            for (k, f) in flows.iter().enumerate() {
+                let base = if f.v6 { SegSpec::tcp6(1000 * k as u32, 0) } else { SegSpec::tcp4(1000 * k as u32, 0) };
+                let mut cur = SegSpec { src_port: 1000 + k as u16, vlan: f.vlan.then_some(9), ..base };
+                let mut v = Vec::new();
+                for &(len, fl) in &f.segs {
+                    let s = SegSpec { flags: ACK | fl, ..cur.next(len) };
+                    cur = s.clone();
+                    cur.flags = ACK;
+                    v.push(s);
+                }
+                per_flow.push(v);
+            }
+            let mut cursors = vec![0usize; per_flow.len()];
+            let mut order: Vec<SegSpec> = Vec::new();
+            let total: usize = per_flow.iter().map(Vec::len).sum();
+            let mut p = picks.iter();
+            while order.len() < total {
+                let mut k = p.next().map_or(0, |&b| b as usize % per_flow.len());
+                while cursors[k] >= per_flow[k].len() {
+                    k = (k + 1) % per_flow.len();
+                }
+                order.push(per_flow[k][cursors[k]].clone());
+                cursors[k] += 1;
+            }
+
+            let mut pool = FramePool::heap(FRAMES, 2048);
+            let mut gro = Gro::new(GroConfig { max_flows, ..GroConfig::default() });
+            let mut outs: Vec<Vec<u8>> = Vec::new();
+            for chunk in order.chunks(poll) {
+                let mut input = Batch::with_capacity(chunk.len());
+                for s in chunk {
+                    input.push(pool.packet_from(&s.build()).unwrap()).unwrap();
+                }
+                let mut out = Batch::with_capacity(chunk.len() + 1);
+                coalesce(&mut gro, &mut pool, &mut input, &mut out);
+                prop_assert!(input.is_empty());
+                for pkt in out.drain() {
+                    let mut b = Vec::new();
+                    pool.copy_out(&pkt, &mut b);
+                    let lay = verify(&b).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+                    if pkt.gso_segs > 1 {
+                        let n = lay.payload_len();
+                        let g = usize::from(pkt.gso_size);
+                        prop_assert!(n > g * (usize::from(pkt.gso_segs) - 1) && n <= g * usize::from(pkt.gso_segs));
+                    } else {
+                        prop_assert_eq!(pkt.gso_size, 0);
+                    }
+                    outs.push(b);
+                    pool.release(pkt);
+                }
+            }
+            prop_assert_eq!(pool.free_count(), FRAMES as usize);
+            let s = gro.stats();
+            prop_assert_eq!(s.packets_in, s.packets_out + s.merged);
+            // Per flow: same bytes, in order, seq continuous.
+            for (k, segs) in per_flow.iter().enumerate() {
+                let want: Vec<u8> = segs.iter().flat_map(|s| s.payload.clone()).collect();
+                let mut got = Vec::new();
+                let mut next_seq = segs[0].seq;
+                for b in &outs {
+                    let l = dissect(b).unwrap();
+                    let port = u16::from_be_bytes([b[l.l4_off], b[l.l4_off + 1]]);
+                    if port != 1000 + k as u16 {
+                        continue;
+                    }
+                    let seq = u32::from_be_bytes([b[l.l4_off + 4], b[l.l4_off + 5], b[l.l4_off + 6], b[l.l4_off + 7]]);
+                    prop_assert_eq!(seq, next_seq);
+                    next_seq = seq.wrapping_add(l.payload_len() as u32);
+                    got.extend_from_slice(&b[l.payload_off..l.end]);
+                }
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
 }

@@ -189,8 +189,8 @@ pub fn run_on(
                     }
                 }
                 if batch.is_empty() {
-                    // Every frame is in flight: wait for completions instead of spinning.
-                    sock.flush()?;
+                    // Every frame is in flight: wait for some completions instead of spinning.
+                    sock.wait_tx()?;
                     continue;
                 }
                 let n = sock.transmit(&mut batch)?;

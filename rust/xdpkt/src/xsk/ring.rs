@@ -65,6 +65,20 @@ impl<T: RingEntry> RawRing<T> {
         }
         let len = off.desc as usize + size as usize * core::mem::size_of::<T>();
         let map = Mmap::ring(fd, len, pgoff)?;
+        Self::from_map(map, off, size)
+    }
+
+    fn from_map(map: Mmap, off: &RingOffsets, size: u32) -> Result<Self, i32> {
+        if size == 0 || !size.is_power_of_two() {
+            return Err(libc::EINVAL);
+        }
+        let len = map.len();
+        if (off.desc as usize)
+            .checked_add(size as usize * core::mem::size_of::<T>())
+            .is_none_or(|e| e > len)
+        {
+            return Err(libc::EPROTO);
+        }
         let fits = |o: u64, n: usize| (o as usize).checked_add(n).is_some_and(|e| e <= len);
         if !fits(off.producer, 4)
             || !fits(off.consumer, 4)
@@ -118,15 +132,19 @@ pub struct ProdRing<T: RingEntry> {
 
 impl<T: RingEntry> ProdRing<T> {
     pub fn map(fd: &OwnedFd, off: &RingOffsets, size: u32, pgoff: u64) -> Result<Self, i32> {
-        let raw = RawRing::<T>::map(fd, off, size, pgoff)?;
+        Ok(Self::new(RawRing::<T>::map(fd, off, size, pgoff)?))
+    }
+
+    fn new(raw: RawRing<T>) -> Self {
+        let size = raw.size;
         let prod = raw.producer().load(Ordering::Relaxed);
         let cons = raw.consumer().load(Ordering::Acquire);
-        Ok(ProdRing {
+        ProdRing {
             cached_prod: prod,
             published: prod,
             cached_cons: cons.wrapping_add(size),
             raw,
-        })
+        }
     }
 
     pub fn size(&self) -> u32 {
@@ -212,14 +230,17 @@ pub struct ConsRing<T: RingEntry> {
 
 impl<T: RingEntry> ConsRing<T> {
     pub fn map(fd: &OwnedFd, off: &RingOffsets, size: u32, pgoff: u64) -> Result<Self, i32> {
-        let raw = RawRing::<T>::map(fd, off, size, pgoff)?;
+        Ok(Self::new(RawRing::<T>::map(fd, off, size, pgoff)?))
+    }
+
+    fn new(raw: RawRing<T>) -> Self {
         let cons = raw.consumer().load(Ordering::Relaxed);
         let prod = raw.producer().load(Ordering::Acquire);
-        Ok(ConsRing {
+        ConsRing {
             cached_prod: prod,
             cached_cons: cons,
             raw,
-        })
+        }
     }
 
     pub fn size(&self) -> u32 {
@@ -262,7 +283,12 @@ impl<T: RingEntry> ConsRing<T> {
     /// Hands `n` consumed entries back to the kernel.
     #[inline]
     pub fn release(&mut self, n: u32) {
-        let n = n.min(self.cached_prod.wrapping_sub(self.cached_cons));
+        // Never hand back more than a ring's worth, even if the kernel's producer is corrupt.
+        let n = n.min(
+            self.cached_prod
+                .wrapping_sub(self.cached_cons)
+                .min(self.raw.size),
+        );
         self.cached_cons = self.cached_cons.wrapping_add(n);
         // Release: our reads of the entries complete before the kernel may overwrite the slots.
         self.raw
@@ -282,5 +308,121 @@ impl<T: RingEntry> ConsRing<T> {
     #[inline]
     pub fn needs_wakeup(&self) -> bool {
         self.raw.flags().load(Ordering::Relaxed) & libc::XDP_RING_NEED_WAKEUP != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A ring laid out like the kernel's: producer, consumer, flags, then entries;
+    // the test plays the kernel through the same atomic words.
+    const OFF: RingOffsets = RingOffsets {
+        producer: 0,
+        consumer: 64,
+        flags: 128,
+        desc: 192,
+    };
+
+    fn raw<T: RingEntry>(size: u32) -> RawRing<T> {
+        let len = 192 + size as usize * core::mem::size_of::<T>();
+        RawRing::from_map(Mmap::anonymous(len).unwrap(), &OFF, size).unwrap()
+    }
+
+    #[test]
+    fn layout_is_checked() {
+        let m = Mmap::anonymous(4096).unwrap();
+        assert_eq!(
+            RawRing::<u64>::from_map(m, &OFF, 1024).err(),
+            Some(libc::EPROTO)
+        );
+        let m = Mmap::anonymous(4096).unwrap();
+        assert_eq!(
+            RawRing::<u64>::from_map(m, &OFF, 12).err(),
+            Some(libc::EINVAL)
+        );
+        let bad = RingOffsets { desc: 196, ..OFF };
+        let m = Mmap::anonymous(4096).unwrap();
+        assert_eq!(
+            RawRing::<u64>::from_map(m, &bad, 8).err(),
+            Some(libc::EPROTO)
+        );
+    }
+
+    #[test]
+    fn producer_respects_consumer_and_wraps() {
+        let r = ProdRing::new(raw::<u64>(8));
+        // Start near u32 wrap-around to exercise free-running indices.
+        r.raw.producer().store(u32::MAX - 3, Ordering::Relaxed);
+        r.raw.consumer().store(u32::MAX - 3, Ordering::Relaxed);
+        let mut r = ProdRing::new(r.raw);
+        let (start, got) = r.reserve(10);
+        assert_eq!(got, 8, "never more than the ring");
+        for i in 0..got {
+            assert!(r.write(start.wrapping_add(i), i as u64 * 4096));
+        }
+        assert!(
+            !r.write(start.wrapping_add(8), 0),
+            "outside the reservation"
+        );
+        r.submit();
+        assert_eq!(r.reserve(1).1, 0, "full until the kernel consumes");
+        assert_eq!(r.pending(), 8);
+        // Kernel consumes 3 entries (reads them in order).
+        for i in 0..3u32 {
+            let idx = start.wrapping_add(i) & r.raw.mask;
+            // SAFETY: test plays the kernel; the slot is published and inside the array.
+            let v = unsafe { core::ptr::read_volatile(r.raw.entries.add(idx as usize)) };
+            assert_eq!(v, i as u64 * 4096);
+        }
+        r.raw
+            .consumer()
+            .store(start.wrapping_add(3), Ordering::Release);
+        let (s2, got) = r.reserve(5);
+        assert_eq!((s2, got), (start.wrapping_add(8), 3));
+        r.unreserve(1);
+        r.submit();
+        assert_eq!(
+            r.raw.producer().load(Ordering::Acquire),
+            start.wrapping_add(10)
+        );
+    }
+
+    #[test]
+    fn consumer_reads_only_published_entries() {
+        let mut r = ConsRing::new(raw::<XdpDesc>(4));
+        assert_eq!(r.peek(4).1, 0);
+        // Kernel produces two descriptors.
+        for i in 0..2u32 {
+            let d = XdpDesc {
+                addr: 256 + i as u64 * 4096,
+                len: 60 + i,
+                options: 0,
+            };
+            // SAFETY: test plays the kernel writing unpublished slots.
+            unsafe { core::ptr::write_volatile(r.raw.entries.add(i as usize), d) };
+        }
+        r.raw.producer().store(2, Ordering::Release);
+        let (start, n) = r.peek(8);
+        assert_eq!((start, n), (0, 2));
+        assert_eq!(r.read(1).map(|d| d.len), Some(61));
+        assert_eq!(r.read(2), None, "not published");
+        r.release(2);
+        assert_eq!(r.raw.consumer().load(Ordering::Acquire), 2);
+        // A corrupt producer far ahead never makes us read more than a ring.
+        r.raw.producer().store(1000, Ordering::Release);
+        assert_eq!(r.peek(u32::MAX).1, 4);
+        r.release(100);
+        assert_eq!(r.raw.consumer().load(Ordering::Acquire), 6);
+    }
+
+    #[test]
+    fn need_wakeup_flag() {
+        let r = ProdRing::new(raw::<u64>(4));
+        assert!(!r.needs_wakeup());
+        r.raw
+            .flags()
+            .store(libc::XDP_RING_NEED_WAKEUP, Ordering::Release);
+        assert!(r.needs_wakeup());
     }
 }

@@ -86,6 +86,8 @@ pub struct XskConfig {
     pub xskmap: Option<XskMapSource>,
     /// Upper bound for `send` to see every frame complete.
     pub tx_timeout: Duration,
+    /// Frames put on the fill ring at open (`None`: half the free frames, at most a ring).
+    pub fill_frames: Option<u32>,
 }
 
 impl Default for XskConfig {
@@ -99,6 +101,7 @@ impl Default for XskConfig {
             busy_poll: false,
             xskmap: None,
             tx_timeout: Duration::from_secs(2),
+            fill_frames: None,
         }
     }
 }
@@ -347,7 +350,13 @@ impl XskSocket {
         other: &XskSocket,
     ) -> Result<XskSocket, Error> {
         let inner = other.inner.as_ref().ok_or(other.dead)?;
-        Self::open_with(ifname, queue, cfg, inner.shared.clone(), false)
+        // A shared socket cannot choose its bind flags: it inherits the UMEM owner's mode.
+        let cfg = XskConfig {
+            mode: inner.mode,
+            need_wakeup: inner.need_wakeup,
+            ..cfg.clone()
+        };
+        Self::open_with(ifname, queue, &cfg, inner.shared.clone(), false)
     }
 
     fn open_with(
@@ -504,7 +513,7 @@ impl XskSocket {
         };
         // Half the free frames (up to the fill ring) go to the kernel for RX; the rest stay for TX.
         let half = (lock(&inner.shared).pool.free_count() as u32).div_ceil(2);
-        inner.refill(half);
+        inner.refill(cfg.fill_frames.unwrap_or(half));
         Ok(XskSocket {
             inner: Some(inner),
             dead: Error::Closed,
@@ -582,7 +591,8 @@ impl XskSocket {
             flags |= libc::XDP_USE_NEED_WAKEUP;
         }
         if anchor.is_some() {
-            flags |= libc::XDP_SHARED_UMEM;
+            // The kernel refuses any other flag on a shared-UMEM bind (EINVAL).
+            flags = libc::XDP_SHARED_UMEM;
         }
         let anchor_fd = anchor.as_ref().map(|a| a.as_raw_fd());
         // The kernel releases a queue asynchronously after its socket closes: a reopen
@@ -705,10 +715,12 @@ impl XskSocket {
                 return Ok(n);
             }
             let left = deadline.saturating_duration_since(Instant::now());
+            // Sleep in slices: an unbound socket (its interface went away) never reports
+            // POLLERR, so between slices SO_ERROR is checked for the kernel's ENETDOWN.
             let ms = if left.is_zero() {
                 0
             } else {
-                left.as_millis().clamp(1, i32::MAX as u128) as i32
+                left.as_millis().clamp(1, 100) as i32
             };
             // poll() also performs the RX wakeup the fill ring may ask for (need_wakeup).
             let (rev, wrev) = sys::poll2(inner.fd.as_raw_fd(), libc::POLLIN, Some(wfd), ms)
@@ -720,6 +732,12 @@ impl XskSocket {
             if rev & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
                 let e = self.gone();
                 return Err(e);
+            }
+            if rev & libc::POLLIN == 0 {
+                let inner = self.inner()?;
+                if sys::socket_error(&inner.fd).is_ok_and(|e| e != 0) {
+                    return Err(self.gone());
+                }
             }
             if rev & libc::POLLIN == 0 && ms == 0 {
                 return Ok(0);
@@ -742,8 +760,17 @@ impl XskSocket {
     /// Waits until every frame this socket put on the TX ring has completed.
     pub fn flush(&mut self) -> Result<(), Error> {
         let timeout = self.tx_timeout;
-        let wfd = self.waker.0.fd.as_raw_fd();
-        let r = self.inner()?.flush(timeout, wfd);
+        let waker = self.waker.clone();
+        let r = self.inner()?.flush(timeout, &waker, false).map(|_| ());
+        self.check_gone(r)
+    }
+
+    /// Waits until at least one transmitted frame completed (returns how many were
+    /// reaped; 0 when nothing was outstanding). For pipelined senders out of frames.
+    pub fn wait_tx(&mut self) -> Result<u32, Error> {
+        let timeout = self.tx_timeout;
+        let waker = self.waker.clone();
+        let r = self.inner()?.flush(timeout, &waker, true);
         self.check_gone(r)
     }
 
@@ -1089,14 +1116,18 @@ impl Inner {
             .map_or(0, |m| m.tx_out)
     }
 
-    fn flush(&mut self, timeout: Duration, wake_fd: RawFd) -> Result<(), Error> {
+    /// Kicks and reaps until nothing is outstanding (or, with `any`, until at least one
+    /// frame completed). Sleeps in short steps once the kernel makes no progress.
+    fn flush(&mut self, timeout: Duration, waker: &Waker, any: bool) -> Result<u32, Error> {
         let deadline = Instant::now() + timeout;
         let mut idle = 0u32;
+        let mut total = 0u32;
         loop {
             let reaped = self.reap();
+            total += reaped;
             let out = self.tx_out();
-            if out == 0 {
-                return Ok(());
+            if out == 0 || (any && total > 0) {
+                return Ok(total);
             }
             let kicked = self.kick_if_needed()?;
             if reaped == 0 && !kicked {
@@ -1104,14 +1135,13 @@ impl Inner {
                 if Instant::now() >= deadline {
                     return Err(Error::TxTimeout { pending: out });
                 }
+                if waker.is_closing() {
+                    return Err(Error::Closed);
+                }
                 if idle > 16 {
-                    // Completions arrive when the peer consumes the frames: sleep briefly,
-                    // waking early if the socket is closed from another thread.
-                    let (_, w) = sys::poll2(wake_fd, libc::POLLIN, None, 1)
-                        .map_err(|e| Error::os("poll", e))?;
-                    if w != 0 {
-                        return Err(Error::Closed);
-                    }
+                    // Completions arrive when the peer consumes the frames: sleep briefly
+                    // rather than spin (the peer may need this very CPU).
+                    std::thread::sleep(Duration::from_micros(50));
                 } else {
                     std::thread::yield_now();
                 }

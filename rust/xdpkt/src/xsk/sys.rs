@@ -167,6 +167,13 @@ pub fn statistics(fd: &OwnedFd) -> Result<XdpStatistics, i32> {
     })
 }
 
+/// Pending socket error (`SO_ERROR`, cleared by reading): the kernel sets ENETDOWN
+/// when the socket's interface is unregistered.
+pub fn socket_error(fd: &OwnedFd) -> Result<i32, i32> {
+    let (e, _) = getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_ERROR)?;
+    Ok(e)
+}
+
 /// `XDP_OPTIONS`: true when the socket runs in zero-copy mode.
 pub fn is_zerocopy(fd: &OwnedFd) -> Result<bool, i32> {
     let (o, _) = getsockopt::<libc::xdp_options>(fd, libc::SOL_XDP, libc::XDP_OPTIONS)?;

@@ -1,0 +1,1 @@
+"""Subcommand modules of the ``xdpkt`` command line (see :mod:`xdpkt.cli`)."""

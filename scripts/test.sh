@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust formatting, lints and tests, then the Python package
+# (lint, strict typing, stubs against the built module, pytest with warnings as errors).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check";   cargo fmt --all --check
+step "cargo clippy";        cargo clippy --workspace --all-targets -- -D warnings
+step "cargo test";          cargo test --workspace
+step "ruff";                "$PY" -m ruff check python tests
+step "mypy --strict";       "$PY" -m mypy --strict
+step "stubtest";            "$PY" -m mypy.stubtest xdpkt._xdpkt --allowlist scripts/stubtest-allowlist.txt
+step "pytest -W error";     "$PY" -m pytest -W error
+echo; echo "all tests passed"
