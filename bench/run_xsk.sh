@@ -427,7 +427,7 @@ if [[ $DEFAULT_RUN -eq 1 && " $MODES " == *" rxdrop "* ]]; then
     # Default behaviour on 2 cores: nothing pinned apart. Generator, receiver and
     # the veth's NAPI all on one CPU: the worst case for a spinning receiver.
     set_napi softirq
-    CUR_NAPI=threaded
+    CUR_NAPI=softirq
     CUR_RT=0
     log "default behaviour: generator and receiver on the same CPU, softirq NAPI"
     for impl in libxdp xdpkt; do
