@@ -442,10 +442,10 @@ if [[ $DEFAULT_RUN -eq 1 && " $MODES " == *" rxdrop "* ]]; then
 fi
 
 mkdir -p "$(dirname "$OUT")"
-python3 "$HERE/xsk_report.py" "$RAW" --out "$OUT" \
-    --meta "napi=$NAPI rt=$RT seconds=$SECS reps=$REPS size=$SIZE batch=$BATCH kernel=$(uname -r) cpus=$(nproc)"
+META="napi=$NAPI rt=$RT seconds=$SECS reps=$REPS size=$SIZE batch=$BATCH kernel=$(uname -r) cpus=$(nproc)"
+python3 "$HERE/xsk_report.py" "$RAW" --out "$OUT" --meta "$META"
 if [[ -n $PLOT_PY ]]; then
-    "$PLOT_PY" "$HERE/xsk_report.py" "$RAW" --png "$PNG" --quiet
+    "$PLOT_PY" "$HERE/xsk_report.py" "$RAW" --png "$PNG" --meta "$META" --quiet
     log "chart: $PNG"
 else
     log "no Python with matplotlib (python3 -m venv .venv && .venv/bin/pip install matplotlib): chart skipped"

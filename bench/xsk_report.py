@@ -96,7 +96,7 @@ def table(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot(summary: list[dict[str, Any]], path: str) -> None:
+def plot(summary: list[dict[str, Any]], path: str, meta: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,8 +120,9 @@ def plot(summary: list[dict[str, Any]], path: str) -> None:
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.set_xticks(range(len(modes)), modes)
     ax.set_ylabel("Mpps (median)")
-    ax.set_title("AF_XDP datapath on veth, copy mode, 64 B, generator and receiver on separate CPUs")
-    ax.title.set_fontsize(9)
+    ax.set_title(
+        "AF_XDP datapath on veth, copy mode, generator and receiver on separate CPUs\n" + meta, fontsize=9
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -147,7 +148,7 @@ def main() -> int:
         if not a.quiet:
             print(f"results: {a.out}")
     if a.png:
-        plot(summary, a.png)
+        plot(summary, a.png, a.meta)
         if not a.quiet:
             print(f"chart: {a.png}")
     return 0
