@@ -328,7 +328,14 @@ int main(int argc, char **argv)
 	if (err) {
 		own_redirect_prog(ifindex, ifname, &map_fd, &link);
 		scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
-		err = xsk_socket__create(&c.xsk, ifname, queue, c.umem, &c.rx, &c.tx, &scfg);
+		/* The kernel releases a queue asynchronously after the previous socket on it
+		 * closes: EBUSY for a few tens of milliseconds. Retry for up to a second. */
+		for (int tries = 0; tries < 100; tries++) {
+			err = xsk_socket__create(&c.xsk, ifname, queue, c.umem, &c.rx, &c.tx, &scfg);
+			if (err != -EBUSY)
+				break;
+			usleep(10000);
+		}
 		if (err)
 			DIE("xsk_ref: xsk_socket__create failed: %s", strerror(-err));
 		c.fd = xsk_socket__fd(c.xsk);
