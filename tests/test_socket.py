@@ -349,3 +349,41 @@ def test_cli_bench_txonly_json(veth: Veth, capsys: pytest.CaptureFixture[str]) -
     r = json.loads(capsys.readouterr().out)
     assert r["mode"] == "txonly" and r["packets"] > 0 and r["bytes"] == r["packets"] * 128
     assert r["mpps"] > 0 and 0.25 < r["seconds"] < 5
+
+
+def test_send_while_another_thread_waits_in_recv(veth: Veth) -> None:
+    with (
+        xdpkt.Socket(veth.if_a, netns=veth.ns_a, frames=256, ring_size=128) as a,
+        xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128) as b,
+    ):
+        got: list[bytes] = []
+
+        def waiter() -> None:
+            with b.recv(64, timeout=None) as batch:
+                got.extend(batch.to_bytes())
+
+        th = threading.Thread(target=waiter)
+        th.start()
+        time.sleep(0.2)
+        # b is blocked in recv: sending on b must not wait for it.
+        t0 = time.monotonic()
+        out = [udp_frame(64, i) for i in range(8)]
+        assert b.send(out) == 8
+        assert time.monotonic() - t0 < 1.0
+        assert recv_n(a, 8) == out
+        back = [udp_frame(90, 100)]
+        a.send(back)
+        th.join(5)
+        assert not th.is_alive()
+        assert got == back
+        assert_places(b)
+
+
+def test_auto_fallback_is_logged(veth: Veth, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="xdpkt"):
+        with xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128) as s:
+            assert s.mode == "copy"  # veth has no zero-copy support
+            assert any("zerocopy mode refused" in n for n in s.notes())
+    assert any("zerocopy mode refused" in r.getMessage() for r in caplog.records)

@@ -9,7 +9,7 @@
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyOSError, PyTimeoutError, PyValueError};
 use pyo3::ffi;
@@ -384,24 +384,40 @@ impl PySocket {
             ));
         }
         let mut batch = Batch::with_capacity(max_packets);
-        let chunk = match timeout {
-            Some(t) if !(t >= 0.0 && t.is_finite()) => {
+        let timeout = match timeout {
+            Some(t) if !(t >= 0.0 && t.is_finite() && t < 1e9) => {
                 return Err(PyValueError::new_err("timeout must be >= 0 or None"))
             }
-            Some(t) => Duration::from_secs_f64(t),
-            None => Duration::from_millis(200),
+            Some(t) => Some(Duration::from_secs_f64(t)),
+            None => None,
         };
+        let deadline = timeout.map(|t| Instant::now() + t);
         loop {
+            // Take what is there under the lock; sleep *without* it, so another thread
+            // can send on this socket meanwhile.
             let r = py.allow_threads(|| {
                 let mut g = lk(&self.sock);
                 let s = g.as_mut().ok_or(Error::Closed)?;
-                s.recv_timeout(&mut batch, max_packets, chunk)
+                let n = s.recv(&mut batch, max_packets)?;
+                Ok::<_, Error>((n, if n == 0 { Some(s.wait_handle()?) } else { None }))
             });
-            let n = r.map_err(to_pyerr)?;
-            if n > 0 || timeout.is_some() {
-                break;
-            }
-            // Blocking forever: let Ctrl-C through between poll chunks.
+            let (n, handle) = r.map_err(to_pyerr)?;
+            let Some(handle) = handle else { break };
+            debug_assert_eq!(n, 0);
+            let slice = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    left.min(Duration::from_millis(100))
+                }
+                None => Duration::from_millis(100),
+            };
+            py.allow_threads(|| handle.wait_readable(slice))
+                .map_err(to_pyerr)?;
+            drop(handle);
+            // Between slices: Ctrl-C, and (next recv) the interface-gone check.
             py.check_signals()?;
         }
         Ok(PyBatch {

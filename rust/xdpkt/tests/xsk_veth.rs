@@ -573,3 +573,38 @@ fn named_errors() {
     let e = in_ns(&net.ns_a, || XskSocket::open(&net.if_a, 0, &zc)).unwrap_err();
     assert!(matches!(e, Error::ModeUnsupported { .. }), "{e:?}");
 }
+
+#[test]
+fn users_own_program_and_xskmap() {
+    need_root!();
+    use std::os::fd::AsRawFd;
+    use xdpkt::xsk::{prog, sys, XskMapSource};
+    let net = VethNs::new();
+    // The "user's" program: the same redirect logic, attached in generic mode by the test.
+    let (map, _prog, link) = in_ns(&net.ns_b, || {
+        let map = sys::xskmap_create(64, "user_xsks").unwrap();
+        let insns = prog::redirect_program(map.as_raw_fd());
+        let p = sys::prog_load_xdp(&insns, "Dual MIT/GPL", "user_prog", &mut [0u8; 1024]).unwrap();
+        let ifindex = sys::if_nametoindex(&net.if_b);
+        let link = sys::link_create_xdp(&p, ifindex, prog::XDP_FLAGS_SKB_MODE).unwrap();
+        (map, p, link)
+    });
+    let c = XskConfig {
+        xskmap: Some(XskMapSource::Fd(map.as_raw_fd())),
+        mode: xdpkt::xsk::Mode::Skb,
+        ..cfg()
+    };
+    let mut rx = open(&net.ns_b, &net.if_b, 0, &c);
+    assert!(!rx.owns_program());
+    let mut tx = open(&net.ns_a, &net.if_a, 0, &cfg());
+    let frames: Vec<_> = (0..10).map(|i| frame(70, i)).collect();
+    send_frames(&mut tx, &frames);
+    assert_eq!(recv_n(&mut rx, 10, Duration::from_secs(3)), frames);
+    assert_places(&mut rx);
+    rx.close();
+    // Closing our socket leaves the user's program alone...
+    assert!(net.has_xdp(&net.ns_b, &net.if_b));
+    // ...which goes away with the user's own link.
+    drop(link);
+    assert!(net.xdp_gone(&net.ns_b, &net.if_b));
+}

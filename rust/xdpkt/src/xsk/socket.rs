@@ -172,6 +172,34 @@ impl Waker {
     }
 }
 
+/// See [`XskSocket::wait_handle`].
+pub struct WaitHandle {
+    fd: Arc<OwnedFd>,
+    waker: Waker,
+}
+
+impl WaitHandle {
+    /// Sleeps in `poll()` until the socket is readable, `timeout` passes (false), or the
+    /// socket is closed through its [`Waker`] ([`Error::Closed`]).
+    pub fn wait_readable(&self, timeout: Duration) -> Result<bool, Error> {
+        if self.waker.is_closing() {
+            return Err(Error::Closed);
+        }
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let (rev, wrev) = sys::poll2(
+            self.fd.as_raw_fd(),
+            libc::POLLIN,
+            Some(self.waker.0.fd.as_raw_fd()),
+            ms,
+        )
+        .map_err(|e| Error::os("poll", e))?;
+        if wrev != 0 || self.waker.is_closing() {
+            return Err(Error::Closed);
+        }
+        Ok(rev != 0)
+    }
+}
+
 // Frame tags: who has the frame besides the pool.
 const TAG_POOL: u8 = 0; // free or user (the pool tells which)
 const fn tag_fill(slot: u8) -> u8 {
@@ -680,6 +708,16 @@ impl XskSocket {
     /// A handle to wake a `recv` waiter and close the socket from another thread.
     pub fn waker(&self) -> Waker {
         self.waker.clone()
+    }
+    /// A handle to sleep until the socket is readable *without* borrowing it, so
+    /// another thread can transmit meanwhile. It keeps the socket fd open (never a
+    /// recycled number) and is woken by [`Waker::wake`].
+    pub fn wait_handle(&self) -> Result<WaitHandle, Error> {
+        let inner = self.inner.as_ref().ok_or(self.dead)?;
+        Ok(WaitHandle {
+            fd: inner.fd.clone(),
+            waker: self.waker.clone(),
+        })
     }
     /// The shared UMEM: lock it to reach the frame pool (packet bytes, new frames).
     pub fn umem(&self) -> Result<SharedUmem, Error> {
