@@ -1195,7 +1195,7 @@ impl Inner {
             stats,
             ..
         } = self;
-        let (tx, dslot, mut dstats) = match dst {
+        let (tx, dslot, dstats) = match dst {
             Some(d) => (&mut d.tx, d.slot, Some(&mut d.stats)),
             None => (own_tx, *slot, None),
         };
@@ -1256,7 +1256,7 @@ impl Inner {
         tx.submit();
         stats.rx_packets += used as u64;
         stats.rx_bytes += bytes;
-        let ds = match dstats.as_deref_mut() {
+        let ds = match dstats {
             Some(d) => d,
             None => stats,
         };
