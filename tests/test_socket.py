@@ -543,6 +543,7 @@ def test_cli_bench_l2fwd_two_ports(two_ports: tuple[Veth, Veth], capsys: pytest.
     assert args.func(args) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["mode"] == "l2fwd" and r["packets"] == 0 and 0.25 < r["seconds"] < 5
-    args = parser.parse_args(["bench", "l2fwd", p1.if_b, "--peer", "nosuch0", "--seconds", "0.3", "--netns", p1.ns_b])
+    argv = ["bench", "l2fwd", p1.if_b, "--peer", "nosuch0", "--seconds", "0.3", "--netns", p1.ns_b]
+    args = parser.parse_args(argv)
     assert args.func(args) == 1
     assert "nosuch0" in capsys.readouterr().err
