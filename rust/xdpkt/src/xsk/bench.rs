@@ -155,6 +155,9 @@ pub fn l2fwd(
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(cfg.seconds.max(0.0));
     let (mut packets, mut bytes) = (0u64, 0u64);
+    // Passes in a row where packets waited on RX but none could be forwarded (TX ring
+    // full and the kernel not draining it: a congested peer). Back off instead of spinning.
+    let mut stalled = 0u32;
     loop {
         let now = Instant::now();
         if now >= until || stop.load(Ordering::Relaxed) {
@@ -172,7 +175,13 @@ pub fn l2fwd(
         if n > 0 {
             packets += n as u64;
             bytes += b;
+            stalled = 0;
             continue;
+        }
+        if stalled > 2 {
+            // The kernel refused our kicks (busy device): there is no fd event for
+            // "room again", so sleep briefly rather than burn the CPU the peer may need.
+            std::thread::sleep(Duration::from_micros(50));
         }
         // Nothing to read: push out what waits on the TX ring(s), then sleep in poll().
         let mut out = a.tx_outstanding()?;
@@ -187,7 +196,11 @@ pub fn l2fwd(
         } else {
             Duration::from_millis(100)
         };
-        a.poll_rx(peer.as_deref(), nap.min(left))?;
+        if a.poll_rx(peer.as_deref(), nap.min(left))? {
+            stalled += 1;
+        } else {
+            stalled = 0;
+        }
     }
     a.flush()?;
     if let Some(p) = peer {
