@@ -869,7 +869,8 @@ impl XskSocket {
     /// must share this socket's UMEM ([`XskSocket::open_shared`]). `edit` sees each
     /// frame's packet bytes first (e.g. to swap MAC addresses). The frames never pass
     /// through the pool on the way: *fill* → *tx*. Completions are reaped from `dst`
-    /// (frames back to the pool) and this socket's fill ring is topped up from the pool,
+    /// straight onto `dst`'s fill ring (the pool takes what does not fit) and this
+    /// socket's fill ring is topped up from the pool,
     /// without waiting for anything; `dst` is kicked only when the kernel needs it.
     /// Returns (packets, bytes) forwarded. No allocation. Multi-buffer sockets are
     /// refused (a packet's fragments could be split across calls).
@@ -885,7 +886,7 @@ impl XskSocket {
                 if src.multi_buffer {
                     return Err(Error::Config("forward does not take multi-buffer sockets"));
                 }
-                src.reap();
+                src.recycle();
                 let r = src.forward_to(None, budget, &mut edit);
                 src.refill(src.fill.size());
                 if r.0 > 0 {
@@ -902,7 +903,7 @@ impl XskSocket {
                 if src.multi_buffer || di.multi_buffer {
                     return Err(Error::Config("forward does not take multi-buffer sockets"));
                 }
-                di.reap();
+                di.recycle();
                 let r = src.forward_to(Some(di), budget, &mut edit);
                 src.refill(src.fill.size());
                 if r.0 > 0 {
@@ -1263,6 +1264,53 @@ impl Inner {
         ds.tx_packets += used as u64;
         ds.tx_bytes += bytes;
         (used as usize, bytes)
+    }
+
+    /// Reaps completions straight back onto this socket's fill ring (xdpsock's l2fwd
+    /// recycling: no trip through the pool); what the fill ring has no room for goes to
+    /// the pool. Returns the frames reaped.
+    fn recycle(&mut self) -> u32 {
+        let (start, got) = self.comp.peek(self.comp.size());
+        if got == 0 {
+            return 0;
+        }
+        let room = self.fill.free(got).min(got);
+        let (fstart, fgot) = self.fill.reserve(room);
+        let mut s = lock(&self.shared);
+        let (tx_tag, fill_tag) = (tag_tx(self.slot), tag_fill(self.slot));
+        let shift = self.frame_size.trailing_zeros();
+        let (mut n, mut filled) = (0u32, 0u32);
+        for i in 0..got {
+            let Some(addr) = self.comp.read(start.wrapping_add(i)) else {
+                break;
+            };
+            let idx = addr >> shift;
+            if idx >= s.pool.frame_count() as u64 || s.tags.get(idx as usize) != Some(&tx_tag) {
+                self.stats.completion_bad_descs += 1;
+                continue;
+            }
+            n += 1;
+            if filled < fgot {
+                if let Some(t) = s.tags.get_mut(idx as usize) {
+                    *t = fill_tag;
+                }
+                // The fill ring takes the frame's start: the kernel places the packet itself.
+                self.fill.write(fstart.wrapping_add(filled), idx << shift);
+                filled += 1;
+            } else if let Some(f) = s.take_back(idx as u32, 0, 0) {
+                s.pool.free(f);
+            }
+        }
+        if let Some(m) = s.members.get_mut(self.slot as usize) {
+            m.tx_out = m.tx_out.saturating_sub(n);
+            m.completion = 0;
+            m.fill += filled;
+        }
+        drop(s);
+        self.fill.unreserve(fgot - filled);
+        self.fill.submit();
+        self.comp.release(got);
+        n
     }
 
     fn reap(&mut self) -> u32 {
