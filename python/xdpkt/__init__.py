@@ -9,5 +9,16 @@ The offline offloads need no privileges::
 
 from xdpkt import gro, gso
 from xdpkt._xdpkt import Packet, PacketError, XdpktError, __version__
+from xdpkt.socket import Batch, PacketView, Socket
 
-__all__ = ["Packet", "PacketError", "XdpktError", "__version__", "gro", "gso"]
+__all__ = [
+    "Batch",
+    "Packet",
+    "PacketError",
+    "PacketView",
+    "Socket",
+    "XdpktError",
+    "__version__",
+    "gro",
+    "gso",
+]

@@ -17,7 +17,11 @@ from xdpkt import __version__
 from xdpkt._xdpkt import XdpktError
 
 # Modules that contribute subcommands; later features add theirs here.
-COMMAND_MODULES: tuple[str, ...] = ("xdpkt.commands.offload",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "xdpkt.commands.offload",
+    "xdpkt.commands.conformance",
+    "xdpkt._cli_bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

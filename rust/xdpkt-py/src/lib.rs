@@ -10,6 +10,7 @@ mod errors;
 mod jobs;
 mod offload;
 mod packet;
+mod socket;
 
 use pyo3::prelude::*;
 
@@ -26,5 +27,6 @@ fn _xdpkt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(offload::gro_coalesce, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::gso_file, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::gro_file, m)?)?;
+    socket::register(m)?;
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod packet;
 pub mod pcap;
 pub mod pool;
 pub mod wire;
+pub mod xsk;
 
 pub use batch::Batch;
 pub use packet::{CsumState, GsoType, Packet};

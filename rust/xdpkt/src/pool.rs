@@ -162,6 +162,9 @@ pub struct FramePool<M: FrameMemory = HeapMemory> {
     meta: Box<[Meta]>,
     free: Vec<u32>,
     headroom: u32,
+    /// Frames handed out (by `alloc`/`adopt`) and not yet returned or surrendered:
+    /// lets the AF_XDP datapath account for every frame of a UMEM.
+    held: u32,
 }
 
 impl FramePool<HeapMemory> {
@@ -196,6 +199,7 @@ impl<M: FrameMemory> FramePool<M> {
             meta,
             free,
             headroom,
+            held: 0,
         }
     }
 
@@ -216,6 +220,15 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn free_count(&self) -> usize {
         self.free.len()
     }
+    /// Frames held by user code (in packets or loose handles), neither free nor surrendered.
+    pub fn held_count(&self) -> u32 {
+        self.held
+    }
+    /// Gives up a frame handle to a place that tracks frames by index (a kernel ring).
+    pub(crate) fn surrender(&mut self, f: Frame) -> u32 {
+        self.held = self.held.saturating_sub(1);
+        f.into_index()
+    }
     pub fn memory(&self) -> &M {
         &self.mem
     }
@@ -232,6 +245,7 @@ impl<M: FrameMemory> FramePool<M> {
             len: 0,
             next: NIL,
         };
+        self.held += 1;
         Some(Frame(idx))
     }
 
@@ -240,6 +254,7 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn free(&mut self, f: Frame) {
         self.meta[f.0 as usize].next = NIL;
         self.free.push(f.0);
+        self.held = self.held.saturating_sub(1);
     }
 
     /// Takes ownership of a frame that arrives from outside the free list
@@ -259,6 +274,7 @@ impl<M: FrameMemory> FramePool<M> {
             len,
             next: NIL,
         };
+        self.held += 1;
         Ok(Frame(idx))
     }
 
@@ -369,6 +385,7 @@ impl<M: FrameMemory> FramePool<M> {
             let next = self.meta[idx as usize].next;
             self.meta[idx as usize].next = NIL;
             self.free.push(idx);
+            self.held = self.held.saturating_sub(1);
             idx = next;
         }
     }
@@ -420,6 +437,7 @@ impl<M: FrameMemory> FramePool<M> {
                     let nx = self.meta[drop as usize].next;
                     self.meta[drop as usize].next = NIL;
                     self.free.push(drop);
+                    self.held = self.held.saturating_sub(1);
                     drop = nx;
                 }
                 break;
