@@ -44,47 +44,6 @@ pub trait FrameMemory {
             done += n;
         }
     }
-
-    /// [`copy_between`](FrameMemory::copy_between) that also returns the
-    /// ones'-complement sum of the copied bytes added to `initial` (unfolded,
-    /// as [`checksum::sum`](crate::wire::checksum::sum)). The provided
-    /// version copies, then sums the destination; memories that are one
-    /// region override it with one fused pass
-    /// ([`checksum::copy_and_sum`](crate::wire::checksum::copy_and_sum)).
-    fn copy_between_sum(
-        &mut self,
-        src: u32,
-        src_off: usize,
-        dst: u32,
-        dst_off: usize,
-        len: usize,
-        initial: u32,
-    ) -> u32 {
-        self.copy_between(src, src_off, dst, dst_off, len);
-        crate::wire::checksum::sum(&self.frame(dst)[dst_off..dst_off + len], initial)
-    }
-}
-
-/// Copies `region[s..s + len]` to `region[d..d + len]` and sums the bytes, in
-/// one pass when the ranges do not overlap. Panics if a range leaves `region`.
-pub(crate) fn copy_sum_within(
-    region: &mut [u8],
-    s: usize,
-    d: usize,
-    len: usize,
-    initial: u32,
-) -> u32 {
-    use crate::wire::checksum;
-    if s + len <= d {
-        let (a, b) = region.split_at_mut(d);
-        checksum::copy_and_sum(&mut b[..len], &a[s..s + len], initial)
-    } else if d + len <= s {
-        let (a, b) = region.split_at_mut(s);
-        checksum::copy_and_sum(&mut a[d..d + len], &b[..len], initial)
-    } else {
-        region.copy_within(s..s + len, d);
-        checksum::sum(&region[d..d + len], initial)
-    }
 }
 
 /// Heap-backed frame memory for offline use (pcap tools, tests, benchmarks).
@@ -132,32 +91,6 @@ impl FrameMemory for HeapMemory {
         let s = src as usize * fs + src_off;
         self.bytes
             .copy_within(s..s + len, dst as usize * fs + dst_off);
-    }
-    fn copy_between_sum(
-        &mut self,
-        src: u32,
-        src_off: usize,
-        dst: u32,
-        dst_off: usize,
-        len: usize,
-        initial: u32,
-    ) -> u32 {
-        let fs = self.frame_size;
-        assert!(
-            src < self.count && dst < self.count,
-            "frame index out of range"
-        );
-        assert!(
-            src_off + len <= fs && dst_off + len <= fs,
-            "copy leaves its frame"
-        );
-        copy_sum_within(
-            &mut self.bytes,
-            src as usize * fs + src_off,
-            dst as usize * fs + dst_off,
-            len,
-            initial,
-        )
     }
 }
 
@@ -658,56 +591,6 @@ mod tests {
         }
         m.copy_between(0, 3, 1, 1, 1500);
         assert_eq!(&m.frame(1)[1..1501], &m.frame(0)[3..1503]);
-    }
-
-    #[test]
-    fn copy_between_sum_fused_and_provided_agree() {
-        use crate::wire::checksum::{fold, sum};
-        let fill = |h: &mut HeapMemory| {
-            for f in 0..3 {
-                for (i, b) in h.frame_mut(f).iter_mut().enumerate() {
-                    *b = (i as u32 * 31 + f * 7) as u8;
-                }
-            }
-        };
-        // (src, src_off, dst, dst_off, len): other frames either way, and overlapping
-        // ranges of one frame (copy_within semantics).
-        for (src, so, dst, d_o, len) in [
-            (0, 3, 2, 1, 1500),
-            (2, 0, 0, 5, 2000),
-            (1, 10, 1, 0, 700),
-            (1, 0, 1, 9, 1001),
-            (1, 0, 1, 1000, 1000),
-            (0, 7, 1, 7, 0),
-        ] {
-            let mut a = HeapMemory::new(3, 2048);
-            fill(&mut a);
-            let want_bytes = a.frame(src)[so..so + len].to_vec();
-            let want = fold(sum(&want_bytes, 9));
-            let got = a.copy_between_sum(src, so, dst, d_o, len, 9);
-            assert_eq!(fold(got), want);
-            assert_eq!(&a.frame(dst)[d_o..d_o + len], &want_bytes[..]);
-            // The provided (copy, then sum) version gives the same memory and sum.
-            struct Provided(HeapMemory);
-            impl FrameMemory for Provided {
-                fn frame_size(&self) -> usize {
-                    self.0.frame_size()
-                }
-                fn frame_count(&self) -> u32 {
-                    self.0.frame_count()
-                }
-                fn frame(&self, idx: u32) -> &[u8] {
-                    self.0.frame(idx)
-                }
-                fn frame_mut(&mut self, idx: u32) -> &mut [u8] {
-                    self.0.frame_mut(idx)
-                }
-            }
-            let mut b = Provided(HeapMemory::new(3, 2048));
-            fill(&mut b.0);
-            assert_eq!(fold(b.copy_between_sum(src, so, dst, d_o, len, 9)), want);
-            assert_eq!(a.bytes, b.0.bytes);
-        }
     }
 
     #[test]

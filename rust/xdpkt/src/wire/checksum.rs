@@ -60,63 +60,6 @@ pub fn sum(data: &[u8], initial: u32) -> u32 {
     ((s & 0xffff) + (s >> 16)) as u32
 }
 
-/// Copies `src` into `dst` and returns the ones'-complement sum of the bytes
-/// added to `initial`, unfolded: the same value as `sum(src, initial)`, in one
-/// pass over the data (GSO writes every payload byte once and needs its sum).
-///
-/// Panics if the lengths differ, like `copy_from_slice`.
-#[inline]
-pub fn copy_and_sum(dst: &mut [u8], src: &[u8], initial: u32) -> u32 {
-    assert_eq!(dst.len(), src.len(), "copy_and_sum: lengths differ");
-    // 32-byte blocks: each is copied, and its eight native-order 32-bit words
-    // are added into eight u64 lanes (no carry handling needed: a lane
-    // overflows only after 2^32 additions, which the outer loop bounds).
-    // Independent lanes and plain adds let LLVM vectorise the loop.
-    const BLOCK: usize = 32;
-    const SPAN: usize = BLOCK << 24;
-    let mut acc: u64 = 0;
-    let mut src_rest = src;
-    let mut dst_rest = dst;
-    while src_rest.len() >= BLOCK {
-        let take = (src_rest.len() - src_rest.len() % BLOCK).min(SPAN);
-        let (s, s_tail) = src_rest.split_at(take);
-        let (d, d_tail) = dst_rest.split_at_mut(take);
-        let mut lanes = [0u64; 8];
-        let (sb, _) = s.as_chunks::<BLOCK>();
-        let (db, _) = d.as_chunks_mut::<BLOCK>();
-        for (db, sb) in db.iter_mut().zip(sb) {
-            *db = *sb;
-            let (words, _) = sb.as_chunks::<4>();
-            for (lane, w) in lanes.iter_mut().zip(words) {
-                *lane += u64::from(u32::from_ne_bytes(*w));
-            }
-        }
-        for lane in lanes {
-            // Each lane < 2^56; fold it to < 2^33 before adding.
-            acc += (lane & 0xffff_ffff) + (lane >> 32);
-        }
-        acc = (acc & 0xffff_ffff) + (acc >> 32);
-        src_rest = s_tail;
-        dst_rest = d_tail;
-    }
-    dst_rest.copy_from_slice(src_rest);
-    // Fold the native-order sum to 16 bits, then to network order (RFC 1071 §2B).
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    let native = acc as u16;
-    let be = if cfg!(target_endian = "little") {
-        native.swap_bytes()
-    } else {
-        native
-    };
-    // The tail starts at an even offset (a multiple of 32), so its sum adds as is.
-    let s = u64::from(sum(src_rest, initial)) + u64::from(be);
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    ((s & 0xffff) + (s >> 16)) as u32
-}
-
 /// Fold a partial sum to 16 bits (not complemented).
 #[inline]
 pub fn fold(mut s: u32) -> u16 {
@@ -227,35 +170,6 @@ mod tests {
     }
 
     #[test]
-    fn copy_and_sum_every_length_and_all_ones() {
-        let buf: Vec<u8> = (0..700u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-            .collect();
-        for off in 0..5 {
-            for n in 0..(buf.len() - off) {
-                let mut d = vec![0u8; n];
-                let s = copy_and_sum(&mut d, &buf[off..off + n], 7);
-                assert_eq!(d, &buf[off..off + n]);
-                assert_eq!(fold(s), fold(u32::from(naive(&buf[off..off + n])) + 7));
-            }
-        }
-        // All-ones words: every lane carries; a large buffer exercises the lane folds.
-        let ones = vec![0xffu8; 1 << 20 | 5];
-        let mut d = vec![0u8; ones.len()];
-        assert_eq!(
-            fold(copy_and_sum(&mut d, &ones, 0xffff)),
-            fold(u32::from(naive(&ones)) + 0xffff)
-        );
-        assert_eq!(d, ones);
-    }
-
-    #[test]
-    #[should_panic(expected = "lengths differ")]
-    fn copy_and_sum_refuses_different_lengths() {
-        copy_and_sum(&mut [0u8; 3], &[0u8; 4], 0);
-    }
-
-    #[test]
     fn rfc1071_example() {
         // RFC 1071 §3 numerical example: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2.
         let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
@@ -284,25 +198,6 @@ mod tests {
             let (a, b) = data.split_at(cut);
             let sb = if cut % 2 == 1 { swap(sum(b, 0)) } else { sum(b, 0) };
             prop_assert_eq!(fold(add(sum(a, 0), sb)), naive(&data));
-        }
-
-        #[test]
-        fn copy_and_sum_matches_sum_and_copy(
-            data in proptest::collection::vec(any::<u8>(), 0..3000),
-            src_off in 0usize..40,
-            dst_off in 0usize..40,
-            init in prop_oneof![Just(0u32), Just(0xffff), Just(0x1fffe), any::<u32>()],
-        ) {
-            let src_off = src_off.min(data.len());
-            let src = &data[src_off..];
-            let mut out = vec![0xa5u8; dst_off + src.len() + 3];
-            let got = copy_and_sum(&mut out[dst_off..dst_off + src.len()], src, init);
-            prop_assert_eq!(&out[dst_off..dst_off + src.len()], src);
-            prop_assert!(out[..dst_off].iter().all(|&b| b == 0xa5));
-            prop_assert!(out[dst_off + src.len()..].iter().all(|&b| b == 0xa5));
-            prop_assert_eq!(fold(got), fold(sum(src, init)));
-            prop_assert_eq!(fold(got), fold(u32::from(naive(src)) + u32::from(fold(init))));
-            prop_assert!(got <= 0x1_ffff, "partial sum kept small: {:#x}", got);
         }
 
         #[test]

@@ -112,31 +112,6 @@ impl FrameMemory for Umem {
         );
         debug_assert!(ok);
     }
-    /// One fused copy-and-sum pass inside the region.
-    fn copy_between_sum(
-        &mut self,
-        src: u32,
-        src_off: usize,
-        dst: u32,
-        dst_off: usize,
-        len: usize,
-        initial: u32,
-    ) -> u32 {
-        let fs = self.frame_size;
-        assert!(
-            src < self.count && dst < self.count && src_off + len <= fs && dst_off + len <= fs,
-            "copy_between: range leaves its frame"
-        );
-        let total = self.count as usize * fs;
-        let region = self.map.slice_mut(0, total).unwrap_or(&mut []);
-        crate::pool::copy_sum_within(
-            region,
-            src as usize * fs + src_off,
-            dst as usize * fs + dst_off,
-            len,
-            initial,
-        )
-    }
 }
 
 #[cfg(test)]
