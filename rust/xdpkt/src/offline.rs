@@ -320,11 +320,15 @@ pub fn gso_file<E>(
                     s.aggregates += 1;
                     s.segments += n as u64;
                 }
-                for p in seg.output().iter() {
+                let (ts, orig_in, pool) = (rec.ts_ns, rec.orig_len, seg.pool());
+                // One vectored write of every segment, straight from the pool's frames.
+                wr.write_batch(seg.output().iter().map(|p| {
                     // A frame returned whole keeps its original wire length.
-                    let orig = if n == 1 { rec.orig_len } else { p.len() as u32 };
-                    wr.write_pieces(rec.ts_ns, p.len(), orig, seg.pool().pieces(p))
-                        .map_err(JobError::Output)?;
+                    let orig = if n == 1 { orig_in } else { p.len() as u32 };
+                    (ts, p.len(), orig, pool.pieces(p))
+                }))
+                .map_err(JobError::Output)?;
+                for p in seg.output().iter() {
                     s.frames_out += 1;
                     s.bytes_out += p.len() as u64;
                 }
@@ -442,21 +446,25 @@ pub fn gro_file<E>(
 }
 
 fn write_out<W: std::io::Write, E>(
-    wr: &mut PcapWriter<W>,
+    wr: &mut PcapWriter<std::io::BufWriter<W>>,
     pool: &mut FramePool,
     out: &mut Batch,
     ts_of: &[(u64, u32)],
     s: &mut Summary,
 ) -> Result<(), JobError<E>> {
-    for p in out.drain() {
+    let frozen: &FramePool = pool;
+    // One vectored write of the whole batch, straight from the pool's frames.
+    wr.write_batch(out.iter().map(|p| {
         let (ts, orig) = ts_of
             .get(p.head_frame().index() as usize)
             .copied()
             .unwrap_or((0, 0));
         // A frame delivered as it came keeps its wire length (it may have been cut at snaplen).
         let orig = if p.gso_segs > 1 { p.len() as u32 } else { orig };
-        wr.write_pieces(ts, p.len(), orig, pool.pieces(&p))
-            .map_err(JobError::Output)?;
+        (ts, p.len(), orig, frozen.pieces(p))
+    }))
+    .map_err(JobError::Output)?;
+    for p in out.drain() {
         s.frames_out += 1;
         s.bytes_out += p.len() as u64;
         pool.release(p);
