@@ -187,7 +187,7 @@ struct Mapped {
 }
 
 /// Populate and release the mapping in steps of this many bytes.
-const MAP_STEP: usize = 4 << 20;
+const MAP_STEP: usize = 1 << 20;
 
 impl CaptureReader<BufReader<File>> {
     /// Opens a capture file and reads its header.
