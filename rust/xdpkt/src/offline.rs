@@ -10,7 +10,7 @@
 //! aggregate takes its first segment's (the head frame's) timestamp.
 
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -131,7 +131,10 @@ impl<E> Ticker<'_, E> {
 /// Counts distinct flows by a 64-bit hash of (L3 kind, addresses, protocol, ports).
 #[derive(Default)]
 struct FlowCounter {
-    seen: HashSet<u64>,
+    /// The keys are already well-mixed hashes: the set uses them as they are.
+    seen: HashSet<u64, BuildHasherDefault<KeyHasher>>,
+    /// The previous frame's key: runs of one flow skip the set.
+    last: Option<u64>,
 }
 
 impl FlowCounter {
@@ -141,14 +144,58 @@ impl FlowCounter {
             L3::V4 => (lay.l3_off + 12, lay.l3_off + 20),
             L3::V6 => (lay.l3_off + 8, lay.l3_off + 40),
         };
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        frame.get(a..b).hash(&mut h);
-        frame.get(lay.l4_off..lay.l4_off + 4).hash(&mut h);
-        (lay.l4 as u8).hash(&mut h);
-        self.seen.insert(h.finish());
+        let mut h = flow_mix(0x5157_7c0d_1f2e_3a4b, lay.l4 as u64 + 1);
+        for part in [frame.get(a..b), frame.get(lay.l4_off..lay.l4_off + 4)] {
+            let Some(part) = part else {
+                h = flow_mix(h, u64::MAX);
+                continue;
+            };
+            h = flow_mix(h, part.len() as u64);
+            let (words, tail) = part.as_chunks::<8>();
+            for w in words {
+                h = flow_mix(h, u64::from_le_bytes(*w));
+            }
+            let mut t = [0u8; 8];
+            t[..tail.len()].copy_from_slice(tail);
+            h = flow_mix(h, u64::from_le_bytes(t));
+        }
+        // Final avalanche (MurmurHash3's fmix64) so every bit of the key moves every bit.
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
+        if self.last == Some(h) {
+            return;
+        }
+        self.last = Some(h);
+        self.seen.insert(h);
     }
     fn count(&self) -> u64 {
         self.seen.len() as u64
+    }
+}
+
+/// One step of the flow-key hash: mix a 64-bit word into the state.
+fn flow_mix(h: u64, w: u64) -> u64 {
+    (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31)
+}
+
+/// A hasher for keys that are already hashes (the flow counter's set).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = flow_mix(self.0, u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
@@ -320,11 +367,15 @@ pub fn gso_file<E>(
                     s.aggregates += 1;
                     s.segments += n as u64;
                 }
-                for p in seg.output().iter() {
+                let (ts, orig_in, pool) = (rec.ts_ns, rec.orig_len, seg.pool());
+                // One vectored write of every segment, straight from the pool's frames.
+                wr.write_batch(seg.output().iter().map(|p| {
                     // A frame returned whole keeps its original wire length.
-                    let orig = if n == 1 { rec.orig_len } else { p.len() as u32 };
-                    wr.write_pieces(rec.ts_ns, p.len(), orig, seg.pool().pieces(p))
-                        .map_err(JobError::Output)?;
+                    let orig = if n == 1 { orig_in } else { p.len() as u32 };
+                    (ts, p.len(), orig, pool.pieces(p))
+                }))
+                .map_err(JobError::Output)?;
+                for p in seg.output().iter() {
                     s.frames_out += 1;
                     s.bytes_out += p.len() as u64;
                 }
@@ -442,21 +493,25 @@ pub fn gro_file<E>(
 }
 
 fn write_out<W: std::io::Write, E>(
-    wr: &mut PcapWriter<W>,
+    wr: &mut PcapWriter<std::io::BufWriter<W>>,
     pool: &mut FramePool,
     out: &mut Batch,
     ts_of: &[(u64, u32)],
     s: &mut Summary,
 ) -> Result<(), JobError<E>> {
-    for p in out.drain() {
+    let frozen: &FramePool = pool;
+    // One vectored write of the whole batch, straight from the pool's frames.
+    wr.write_batch(out.iter().map(|p| {
         let (ts, orig) = ts_of
             .get(p.head_frame().index() as usize)
             .copied()
             .unwrap_or((0, 0));
         // A frame delivered as it came keeps its wire length (it may have been cut at snaplen).
         let orig = if p.gso_segs > 1 { p.len() as u32 } else { orig };
-        wr.write_pieces(ts, p.len(), orig, pool.pieces(&p))
-            .map_err(JobError::Output)?;
+        (ts, p.len(), orig, frozen.pieces(p))
+    }))
+    .map_err(JobError::Output)?;
+    for p in out.drain() {
         s.frames_out += 1;
         s.bytes_out += p.len() as u64;
         pool.release(p);
@@ -580,6 +635,37 @@ mod tests {
         assert_eq!(out[3].1, vec![1, 2, 3]);
         let _ = std::fs::remove_file(src);
         let _ = std::fs::remove_file(dst);
+    }
+
+    #[test]
+    fn flow_counter_counts_distinct_flows() {
+        let mut fc = FlowCounter::default();
+        let mut frame = crate::gso::tests::Spec::new(false, false, 100).build();
+        let mut v6 = crate::gso::tests::Spec::new(true, false, 100).build();
+        let l4 = dissect(&frame).unwrap().l4_off;
+        fc.see(&frame);
+        fc.see(&frame);
+        fc.see(&v6);
+        fc.see(&frame);
+        assert_eq!(fc.count(), 2);
+        // Another source port, another destination address: new flows; back to the first: not.
+        frame[l4] ^= 1;
+        fc.see(&frame);
+        frame[l4] ^= 1;
+        fc.see(&frame);
+        let l3 = dissect(&v6).unwrap().l3_off;
+        v6[l3 + 39] ^= 0x80;
+        fc.see(&v6);
+        assert_eq!(fc.count(), 4);
+        fc.see(b"not a frame");
+        assert_eq!(fc.count(), 4);
+        let mut many = FlowCounter::default();
+        for port in 0..5000u16 {
+            frame[l4..l4 + 2].copy_from_slice(&port.to_be_bytes());
+            many.see(&frame);
+            many.see(&frame);
+        }
+        assert_eq!(many.count(), 5000);
     }
 
     #[test]

@@ -12,8 +12,10 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, IoSlice, Read, Write};
 use std::path::Path;
+
+use crate::xsk::sys::MappedFile;
 
 /// LINKTYPE_ETHERNET.
 pub const LINKTYPE_ETHERNET: u32 = 1;
@@ -171,13 +173,44 @@ pub struct CaptureReader<R: Read> {
     buf: Vec<u8>,
     pos: u64,
     last_ts: u64,
+    /// The whole file mapped (classic pcap from a regular file): records are
+    /// then read in place, without `read()` copying them.
+    map: Option<Mapped>,
 }
+
+/// A mapped input and the window of it this reader keeps resident.
+struct Mapped {
+    file: MappedFile,
+    /// Pages before this offset were released, pages up to `ahead` populated.
+    behind: usize,
+    ahead: usize,
+}
+
+/// Populate and release the mapping in steps of this many bytes.
+const MAP_STEP: usize = 1 << 20;
 
 impl CaptureReader<BufReader<File>> {
     /// Opens a capture file and reads its header.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, PcapError> {
         let f = File::open(path)?;
-        CaptureReader::new(BufReader::with_capacity(1 << 20, f))
+        // Try the mapping first (a regular, non-empty file); fall back to read().
+        let map = MappedFile::map(&f).ok().flatten();
+        let mut me = CaptureReader::new(BufReader::with_capacity(1 << 20, f))?;
+        if let (Format::Pcap { .. }, Some(file)) = (me.format, map) {
+            // Records are read in place from the file header's end on; the
+            // BufReader is not used again.
+            me.map = Some(Mapped {
+                file,
+                behind: 0,
+                ahead: 0,
+            });
+        }
+        Ok(me)
+    }
+
+    /// True when records are read in place from a memory mapping of the file.
+    pub fn is_mapped(&self) -> bool {
+        self.map.is_some()
     }
 }
 
@@ -199,6 +232,7 @@ impl<R: Read> CaptureReader<R> {
             buf: Vec::with_capacity(65536 + 64),
             pos: 4,
             last_ts: 0,
+            map: None,
         };
         if le == NG_SHB {
             me.read_shb_rest()?;
@@ -306,6 +340,9 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn next_pcap(&mut self, nanos: bool) -> Result<Option<Record<'_>>, PcapError> {
+        if self.map.is_some() {
+            return self.next_pcap_mapped(nanos);
+        }
         let mut h = [0u8; 16];
         let at = self.pos;
         let n = read_full(&mut self.r, &mut h)?;
@@ -337,6 +374,74 @@ impl<R: Read> CaptureReader<R> {
             ts_ns,
             orig_len: orig,
             data: &self.buf,
+        }))
+    }
+
+    /// `next_pcap` on a mapped file: the same checks and errors, the data borrowed in place.
+    fn next_pcap_mapped(&mut self, nanos: bool) -> Result<Option<Record<'_>>, PcapError> {
+        let big = self.big_endian;
+        let at = self.pos;
+        let Some(m) = self.map.as_mut() else {
+            return Ok(None);
+        };
+        let bytes = m.file.as_slice();
+        let start = usize::try_from(at).unwrap_or(usize::MAX).min(bytes.len());
+        let rest = &bytes[start..];
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let Some(h) = rest.first_chunk::<16>() else {
+            return Err(PcapError::Truncated {
+                what: "record header",
+                offset: at,
+            });
+        };
+        let word = |i: usize| {
+            let w = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+            if big {
+                u32::from_be_bytes(w)
+            } else {
+                u32::from_le_bytes(w)
+            }
+        };
+        let (sec, frac, incl, orig) = (
+            u64::from(word(0)),
+            u64::from(word(4)),
+            word(8) as usize,
+            word(12),
+        );
+        if incl > MAX_RECORD {
+            return Err(PcapError::BadLength {
+                what: "record",
+                len: incl as u64,
+                offset: at,
+            });
+        }
+        let Some(data) = rest.get(16..16 + incl) else {
+            return Err(PcapError::Truncated {
+                what: "record data",
+                offset: at + rest.len() as u64,
+            });
+        };
+        let end = start + 16 + incl;
+        // Keep a window of the file resident: populate ahead in one call per step
+        // instead of a page fault per page, drop what was consumed so the resident
+        // size stays flat however large the file.
+        if end > m.ahead {
+            m.file
+                .populate(m.ahead.max(start), MAP_STEP + (end - start));
+            m.ahead = end.max(m.ahead) + MAP_STEP;
+        }
+        if start >= m.behind + MAP_STEP {
+            m.file.release(m.behind, start - m.behind);
+            m.behind = start / MAP_STEP * MAP_STEP;
+        }
+        self.pos = end as u64;
+        let ts_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
+        Ok(Some(Record {
+            ts_ns,
+            orig_len: orig,
+            data,
         }))
     }
 
@@ -591,13 +696,90 @@ pub struct PcapWriter<W: Write> {
     w: W,
     nanos: bool,
     written: u64,
+    /// Record headers of the batch being written by [`PcapWriter::write_batch`].
+    heads: Vec<[u8; 16]>,
+    /// The allocation of the last batch's I/O vector, kept for the next one.
+    spare: Vec<IoSlice<'static>>,
 }
+
+/// Below this many bytes a batch is copied into the writer's buffer instead of
+/// written with `writev` (a syscall per small batch would cost more than the copy).
+const VECTORED_MIN: usize = 16 << 10;
 
 impl PcapWriter<BufWriter<File>> {
     /// Creates (truncates) a pcap file and writes its header.
     pub fn create(path: impl AsRef<Path>, snaplen: u32, nanos: bool) -> Result<Self, PcapError> {
         let f = File::create(path)?;
         PcapWriter::new(BufWriter::with_capacity(1 << 20, f), snaplen, nanos)
+    }
+}
+
+/// An empty vector reusing `v`'s allocation for slices of another lifetime
+/// (in-place collection of a same-layout type keeps the buffer).
+#[allow(clippy::unnecessary_filter_map)] // the point is the change of element type
+fn recycle<'b>(v: Vec<IoSlice<'_>>) -> Vec<IoSlice<'b>> {
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+impl<W: Write> PcapWriter<BufWriter<W>> {
+    /// Writes a batch of records: `(ts_ns, len, orig_len, pieces)` each, the
+    /// record's bytes being the concatenation of its pieces. A large batch goes
+    /// out with vectored writes straight from the pieces' memory (no copy into
+    /// the buffer), after what is buffered; a small one is buffered as by
+    /// [`PcapWriter::write_pieces`]. The file's bytes are the same either way.
+    pub fn write_batch<'a, I, P>(&mut self, records: I) -> Result<(), PcapError>
+    where
+        I: Iterator<Item = (u64, usize, u32, P)> + Clone,
+        P: Iterator<Item = &'a [u8]>,
+    {
+        let total: usize = records.clone().map(|r| 16 + r.1).sum();
+        if total < VECTORED_MIN {
+            for (ts, len, orig, pieces) in records {
+                self.write_pieces(ts, len, orig, pieces)?;
+            }
+            return Ok(());
+        }
+        self.heads.clear();
+        for (ts, len, orig, _) in records.clone() {
+            let h = self.record_header(ts, len, orig);
+            self.heads.push(h);
+        }
+        // Reuse the last batch's allocation: an empty Vec collected in place
+        // keeps its buffer (same element layout, only the lifetime differs).
+        let mut iov: Vec<IoSlice<'_>> = recycle(std::mem::take(&mut self.spare));
+        let mut lens = 0usize;
+        for (h, (_, len, _, pieces)) in self.heads.iter().zip(records) {
+            iov.push(IoSlice::new(h));
+            let mut got = 0;
+            for p in pieces {
+                if !p.is_empty() {
+                    iov.push(IoSlice::new(p));
+                }
+                got += p.len();
+            }
+            // Pieces shorter or longer than the record's length would corrupt the file.
+            if got != len {
+                return Err(PcapError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("record of {len} bytes given {got} bytes of pieces"),
+                )));
+            }
+            lens += 16 + len;
+        }
+        self.w.flush()?;
+        let inner = self.w.get_mut();
+        let mut rest = &mut iov[..];
+        while !rest.is_empty() {
+            match inner.write_vectored(rest) {
+                Ok(0) => return Err(PcapError::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.written += lens as u64;
+        self.spare = recycle(iov);
+        Ok(())
     }
 }
 
@@ -614,7 +796,21 @@ impl<W: Write> PcapWriter<W> {
             w,
             nanos,
             written: 24,
+            heads: Vec::new(),
+            spare: Vec::new(),
         })
+    }
+
+    fn record_header(&self, ts_ns: u64, len: usize, orig_len: u32) -> [u8; 16] {
+        let sec = (ts_ns / 1_000_000_000) as u32;
+        let sub = ts_ns % 1_000_000_000;
+        let frac = if self.nanos { sub } else { sub / 1000 } as u32;
+        let mut h = [0u8; 16];
+        h[0..4].copy_from_slice(&sec.to_le_bytes());
+        h[4..8].copy_from_slice(&frac.to_le_bytes());
+        h[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+        h[12..16].copy_from_slice(&orig_len.max(len as u32).to_le_bytes());
+        h
     }
 
     /// Writes one record whose bytes are the concatenation of `pieces` (`len` in total).
@@ -625,14 +821,7 @@ impl<W: Write> PcapWriter<W> {
         orig_len: u32,
         pieces: impl Iterator<Item = &'a [u8]>,
     ) -> Result<(), PcapError> {
-        let sec = (ts_ns / 1_000_000_000) as u32;
-        let sub = ts_ns % 1_000_000_000;
-        let frac = if self.nanos { sub } else { sub / 1000 } as u32;
-        let mut h = [0u8; 16];
-        h[0..4].copy_from_slice(&sec.to_le_bytes());
-        h[4..8].copy_from_slice(&frac.to_le_bytes());
-        h[8..12].copy_from_slice(&(len as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&orig_len.max(len as u32).to_le_bytes());
+        let h = self.record_header(ts_ns, len, orig_len);
         self.w.write_all(&h)?;
         for p in pieces {
             self.w.write_all(p)?;
@@ -808,6 +997,151 @@ mod tests {
             let r = read_all(&full[..cut]);
             assert!(cut == 24 || r.is_err(), "cut {cut}");
         }
+    }
+
+    type Recs = Vec<Result<(u64, u32, Vec<u8>), String>>;
+
+    fn tmp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("xdpkt-pcap-{}-{name}", std::process::id()));
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Every record or the first error, through `open` (mapped when it can be).
+    fn read_path(p: &Path) -> (bool, Recs) {
+        let mut r = match CaptureReader::open(p) {
+            Ok(r) => r,
+            Err(e) => return (false, vec![Err(e.to_string())]),
+        };
+        let mut v = Vec::new();
+        loop {
+            match r.next_record() {
+                Ok(Some(rec)) => v.push(Ok((rec.ts_ns, rec.orig_len, rec.data.to_vec()))),
+                Ok(None) => break,
+                Err(e) => {
+                    v.push(Err(e.to_string()));
+                    break;
+                }
+            }
+        }
+        (r.is_mapped(), v)
+    }
+
+    /// The same, through a plain reader (never mapped).
+    fn read_stream(bytes: &[u8]) -> Recs {
+        let mut r = match CaptureReader::new(bytes) {
+            Ok(r) => r,
+            Err(e) => return vec![Err(e.to_string())],
+        };
+        let mut v = Vec::new();
+        loop {
+            match r.next_record() {
+                Ok(Some(rec)) => v.push(Ok((rec.ts_ns, rec.orig_len, rec.data.to_vec()))),
+                Ok(None) => break,
+                Err(e) => {
+                    v.push(Err(e.to_string()));
+                    break;
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn mapped_reader_matches_the_stream_reader_at_every_cut() {
+        for big in [false, true] {
+            let mut w = PcapWriter::new(Vec::new(), 9000, true).unwrap();
+            w.write(1_500_000_123, b"abcdef", 60).unwrap();
+            w.write(2_000_000_000, &[7u8; 300], 300).unwrap();
+            w.write(3, b"", 0).unwrap();
+            let mut full = w.finish().unwrap();
+            if big {
+                // Big-endian file: swap every 32-bit header field.
+                for (at, n) in [(0, 4), (4, 2), (6, 2), (8, 4), (12, 4), (16, 4), (20, 4)] {
+                    full[at..at + n].reverse();
+                }
+                let mut at = 24;
+                while at < full.len() {
+                    for f in 0..4 {
+                        full[at + 4 * f..at + 4 * f + 4].reverse();
+                    }
+                    let incl = u32::from_be_bytes(full[at + 8..at + 12].try_into().unwrap());
+                    at += 16 + incl as usize;
+                }
+            }
+            for cut in 0..=full.len() {
+                let p = tmp_file("cut", &full[..cut]);
+                let (mapped, got) = read_path(&p);
+                std::fs::remove_file(&p).unwrap();
+                assert_eq!(got, read_stream(&full[..cut]), "cut {cut} big {big}");
+                // A whole header makes a classic pcap file mapped (an empty one is read()).
+                assert_eq!(mapped, cut >= 24, "cut {cut}");
+            }
+        }
+        // pcapng is read with read(), mapped or not.
+        let ng = pcapng(1, None, &[(1, b"abcdefgh")]);
+        let p = tmp_file("ng", &ng);
+        let (mapped, got) = read_path(&p);
+        std::fs::remove_file(&p).unwrap();
+        assert!(!mapped);
+        assert_eq!(got, read_stream(&ng));
+    }
+
+    #[test]
+    fn mapped_reader_refuses_absurd_lengths() {
+        let mut w = PcapWriter::new(Vec::new(), 100, false).unwrap();
+        w.write(0, b"abcd", 4).unwrap();
+        let mut bytes = w.finish().unwrap();
+        bytes[24 + 8..24 + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+        let p = tmp_file("absurd", &bytes);
+        let (mapped, got) = read_path(&p);
+        std::fs::remove_file(&p).unwrap();
+        assert!(mapped);
+        assert_eq!(got, read_stream(&bytes));
+        assert!(
+            matches!(&got[..], [Err(e)] if e.contains("length")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn batch_writes_match_record_writes() {
+        let frames: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| (0..(i * 97 % 1600)).map(|b| (b ^ i) as u8).collect())
+            .collect();
+        // Each record as 1-3 pieces, some empty.
+        let pieces = |f: &Vec<u8>| -> Vec<std::ops::Range<usize>> {
+            let n = f.len();
+            vec![0..n / 3, n / 3..n / 3, n / 3..n]
+        };
+        for count in [1usize, 3, 40] {
+            let mut a =
+                PcapWriter::new(BufWriter::with_capacity(64, Vec::new()), 2000, true).unwrap();
+            let mut b = PcapWriter::new(Vec::new(), 2000, true).unwrap();
+            for round in 0..3u64 {
+                let recs = frames[..count].iter().enumerate().map(|(i, f)| {
+                    let ranges = pieces(f);
+                    let it = ranges.into_iter().map(move |r| &f[r]);
+                    (round * 1000 + i as u64, f.len(), 5u32, it)
+                });
+                a.write_batch(recs).unwrap();
+                for (i, f) in frames[..count].iter().enumerate() {
+                    b.write(round * 1000 + i as u64, f, 5).unwrap();
+                }
+            }
+            assert_eq!(a.written(), b.written());
+            let a = a.finish().unwrap().into_inner().unwrap();
+            assert_eq!(a, b.finish().unwrap(), "{count} records per batch");
+        }
+        // Pieces that do not add up to the record length: an error, nothing written.
+        let mut a = PcapWriter::new(BufWriter::new(Vec::new()), 2000, true).unwrap();
+        let big = vec![1u8; 20_000];
+        let e = a
+            .write_batch([(0u64, 20_001usize, 0u32, core::iter::once(&big[..]))].into_iter())
+            .unwrap_err();
+        assert!(e.to_string().contains("20001"), "{e}");
+        assert_eq!(a.written(), 24);
+        assert_eq!(a.finish().unwrap().into_inner().unwrap().len(), 24);
     }
 
     #[test]

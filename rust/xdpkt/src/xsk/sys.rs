@@ -206,6 +206,117 @@ pub fn bind(
     .map(|_| ())
 }
 
+/// A read-only private mapping of a whole regular file (the offline tools read
+/// capture files through it instead of copying them with `read()`), unmapped on drop.
+///
+/// The bytes are only valid while nobody truncates or rewrites the file: a
+/// truncated file turns accesses past its new end into `SIGBUS`, as with any
+/// mapped file (`memmap2` documents the same contract). The offline tools map
+/// capture files they were given to read; a file still being written is read
+/// up to the length it had when mapped.
+pub struct MappedFile {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a read-only mapping owned by this value; it may be read from any thread.
+unsafe impl Send for MappedFile {}
+// SAFETY: only shared reads are handed out; nothing in the process writes the mapping.
+unsafe impl Sync for MappedFile {}
+
+/// Page size assumed for `madvise` alignment (the mapping itself is aligned by the kernel;
+/// a larger real page size only makes the rounded ranges the kernel sees coarser).
+const MAP_PAGE: usize = 4096;
+
+impl MappedFile {
+    /// Maps `file` read-only with a sequential-access hint. `Ok(None)` when the file
+    /// is not a regular file or is empty (the caller reads it with `read()` instead).
+    pub fn map(file: &std::fs::File) -> Result<Option<MappedFile>, i32> {
+        let md = file
+            .metadata()
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        if !md.file_type().is_file() || md.len() == 0 {
+            return Ok(None);
+        }
+        let len = usize::try_from(md.len()).map_err(|_| libc::EFBIG)?;
+        // SAFETY: a new private read-only mapping of an open file, no address hint; the
+        // kernel checks the fd and the length.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(errno());
+        }
+        let ptr = NonNull::new(p.cast()).ok_or(libc::ENOMEM)?;
+        let m = MappedFile { ptr, len };
+        m.advise(0, len, libc::MADV_SEQUENTIAL);
+        Ok(Some(m))
+    }
+
+    /// The whole file.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes for as long as `self` lives; it is
+        // never written through (PROT_READ) and, per the type's contract, the file is
+        // not truncated under it.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Asks the kernel to map `off..off + len` now, in one call, instead of page
+    /// fault by page fault (`MADV_POPULATE_READ`, Linux 5.14). A hint: errors are ignored.
+    pub fn populate(&self, off: usize, len: usize) {
+        self.advise(off, len, libc::MADV_POPULATE_READ);
+    }
+
+    /// Drops this process's page-table entries for `off..off + len` (whole pages
+    /// inside the range only) so the resident size does not grow with the file;
+    /// the bytes stay readable (they fault back in from the page cache).
+    pub fn release(&self, off: usize, len: usize) {
+        let start = off.next_multiple_of(MAP_PAGE);
+        let end = off.saturating_add(len).min(self.len) / MAP_PAGE * MAP_PAGE;
+        if end > start {
+            self.advise(start, end - start, libc::MADV_DONTNEED);
+        }
+    }
+
+    /// `madvise` on the pages covering `off..off + len`, clipped to the mapping.
+    fn advise(&self, off: usize, len: usize, advice: libc::c_int) {
+        let start = (off / MAP_PAGE) * MAP_PAGE;
+        let end = off.saturating_add(len).min(self.len);
+        if start >= end {
+            return;
+        }
+        // SAFETY: the range lies inside this mapping (clipped above; the start is
+        // page-aligned because the mapping is). SEQUENTIAL/POPULATE_READ change no
+        // contents; DONTNEED on a private unwritten file mapping only drops page-table
+        // entries, later reads see the same file bytes, so outstanding `&[u8]` stay valid.
+        let _ = unsafe { libc::madvise(self.ptr.as_ptr().add(start).cast(), end - start, advice) };
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the region this value mapped; slices borrowed from it
+        // cannot outlive `self`.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
+
 /// A memory mapping, unmapped on drop. Either anonymous (the UMEM) or a ring of a socket.
 pub struct Mmap {
     ptr: NonNull<u8>,
@@ -814,6 +925,32 @@ mod tests {
         assert!(m.slice(usize::MAX, 2).is_none());
         m.slice_mut(10, 2).unwrap().copy_from_slice(&[7, 8]);
         assert_eq!(m.slice(10, 2).unwrap(), &[7, 8]);
+    }
+
+    #[test]
+    fn mapped_file_reads_the_file_and_survives_release() {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("xdpkt-mapped-{}", std::process::id()));
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 + i / 300) as u8).collect();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&data)
+            .unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let m = MappedFile::map(&f).unwrap().unwrap();
+        assert_eq!(m.len(), data.len());
+        assert_eq!(m.as_slice(), &data[..]);
+        m.populate(5000, 100_000);
+        m.release(0, 30_001);
+        m.release(49_000, usize::MAX);
+        assert_eq!(m.as_slice(), &data[..]);
+        drop(m);
+        std::fs::File::create(&path).unwrap();
+        let empty = std::fs::File::open(&path).unwrap();
+        assert!(MappedFile::map(&empty).unwrap().is_none());
+        std::fs::remove_file(&path).unwrap();
+        let dev = std::fs::File::open("/dev/null").unwrap();
+        assert!(MappedFile::map(&dev).unwrap().is_none());
     }
 
     #[test]
