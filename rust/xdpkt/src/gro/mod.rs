@@ -35,7 +35,7 @@ use crate::batch::Batch;
 use crate::packet::{CsumState, GsoType, Packet};
 use crate::pool::{FrameMemory, FramePool};
 use crate::wire::{checksum, dissect_head, ipv4, ipv6, Layout, ParseError, L3, L4};
-use flow::{FlowTable, Held, Key};
+use flow::{FlowTable, Hdr, Held, Key};
 
 /// GRO settings (the `ethtool -K rx-gro` / `rx-udp-gro-forwarding` and
 /// `gro_max_size` knobs of one device).
@@ -143,14 +143,14 @@ impl Gro {
                 // The kernel still looks the flow up: the merge fails and the
                 // held packet leaves first.
                 let head = pool.head(&pkt);
-                if let Some(i) = self.table.find(Key::of(head, &lay), head, &lay, pool) {
+                if let Some(i) = self.table.find(&Key::of(head, &lay), head, &lay, pool) {
                     self.flush_slot(pool, i, out);
                 }
                 self.pass(pool, pkt, reason, out);
                 return Ok(());
             }
         };
-        let slot = self.table.find(seg.key, pool.head(&pkt), &seg.lay, pool);
+        let slot = self.table.find(&seg.key, pool.head(&pkt), &seg.lay, pool);
         match seg.lay.l4 {
             L4::Tcp => self.tcp(pool, pkt, seg, slot, now_ns, out),
             L4::Udp => self.udp(pool, pkt, seg, slot, now_ns, out),
@@ -298,9 +298,7 @@ impl Gro {
         let flags = tcp::flags(pool.head(&pkt), &seg.lay);
         if let Some(i) = slot {
             let refused = match self.table.get_mut(i) {
-                Some(held) => {
-                    tcp::merge_flush(pool.head(&pkt), &seg, pool.head(&held.pkt), held, self.cap)
-                }
+                Some(held) => tcp::merge_flush(pool.head(&pkt), &seg, held, self.cap),
                 None => true,
             };
             if !refused {
@@ -341,9 +339,7 @@ impl Gro {
     ) {
         if let Some(i) = slot {
             let refused = match self.table.get_mut(i) {
-                Some(held) => {
-                    udp::merge_flush(pool.head(&pkt), &seg, pool.head(&held.pkt), held, self.cap)
-                }
+                Some(held) => udp::merge_flush(pool.head(&pkt), &seg, held, self.cap),
                 None => true,
             };
             if !refused {
@@ -411,10 +407,12 @@ impl Gro {
                 self.stats.evicted += 1;
             }
         }
+        let hdr = Hdr::of(pool.head(&pkt), &seg.lay);
         let held = Held {
             pkt,
             lay: seg.lay,
             key: seg.key,
+            hdr,
             gso_size: seg.len,
             count: 1,
             payload: seg.len,
@@ -497,46 +495,29 @@ fn payload_sum<M: FrameMemory>(pool: &FramePool<M>, pkt: &Packet, from: usize, t
 
 /// IP-level merge checks shared by TCP and UDP (`inet_gro_flush` /
 /// `ipv6_gro_flush` of 6.18). True = do not merge. May record the IPv4 ID mode.
-pub(crate) fn network_flush(new: &[u8], lay: &Layout, old: &[u8], held: &mut Held) -> bool {
-    let (Some(a), Some(b)) = (
-        new.get(lay.l3_off..lay.l4_off),
-        old.get(held.lay.l3_off..held.lay.l4_off),
-    ) else {
+pub(crate) fn network_flush(new: &[u8], lay: &Layout, held: &mut Held) -> bool {
+    let Some(a) = new.get(lay.l3_off..lay.l4_off) else {
         return true;
     };
+    // Equal TTL, whole TOS byte (DSCP and ECN) and DF; IPv6: equal traffic
+    // class (ECN included) and hop limit.
+    if flow::net_word(a, lay.l3) != held.hdr.net {
+        return true;
+    }
     match lay.l3 {
         L3::V4 => {
-            let (ip, ip2) = (
-                ipv4::Packet::new_unchecked(a),
-                ipv4::Packet::new_unchecked(b),
-            );
-            let mut flush = false;
-            // Equal TTL.
-            flush |= ip.ttl() != ip2.ttl();
-            // Equal whole TOS byte (DSCP and ECN).
-            flush |= ip.tos() != ip2.tos();
-            // Equal DF.
-            flush |= ip.dont_frag() != ip2.dont_frag();
-            if flush {
-                return true;
-            }
             // IP ID: all equal to the first's (fixed) or first's + segments so far
             // (incrementing); the second segment decides, mixing flushes. DF=0 fixed merges too.
-            let offset = ip.ident().wrapping_sub(ip2.ident());
+            let offset = ipv4::Packet::new_unchecked(a)
+                .ident()
+                .wrapping_sub(held.hdr.ident);
             if held.count == 1 && offset == 0 {
                 held.fixed_id = true;
             }
             let expect = if held.fixed_id { 0 } else { held.count as u16 };
             offset != expect
         }
-        L3::V6 => {
-            let (ip, ip2) = (
-                ipv6::Packet::new_unchecked(a),
-                ipv6::Packet::new_unchecked(b),
-            );
-            // Equal traffic class (ECN included) and hop limit.
-            ip.traffic_class() != ip2.traffic_class() || ip.hop_limit() != ip2.hop_limit()
-        }
+        L3::V6 => false,
     }
 }
 
