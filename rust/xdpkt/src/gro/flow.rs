@@ -20,12 +20,41 @@ use crate::wire::{ipv4, ipv6, tcp, Layout, L3, L4};
 /// label, next header and addresses). Equal keys mean the same flow, except
 /// when `long` is set (IPv6 extension headers, which do not fit the words):
 /// then [`same_flow`] decides on the frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Key {
     w: [u64; 10],
     long: bool,
     /// A mix of the words, for the hash index.
     hash: u32,
+}
+
+impl PartialEq for Key {
+    /// Branch-free word compare (a derived array compare calls `memcmp`).
+    fn eq(&self, other: &Key) -> bool {
+        let diff = self
+            .w
+            .iter()
+            .zip(other.w.iter())
+            .fold(0u64, |d, (a, b)| d | (a ^ b));
+        diff == 0 && self.long == other.long
+    }
+}
+
+impl Eq for Key {}
+
+/// Equal byte strings, compared 4 bytes at a time when the length allows
+/// (TCP options are a multiple of 4 long); a slice compare calls `memcmp`.
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (wa, wb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail = wa.remainder() == wb.remainder();
+    let diff = wa.zip(wb).fold(0u32, |d, (x, y)| {
+        d | (u32::from_ne_bytes([x[0], x[1], x[2], x[3]])
+            ^ u32::from_ne_bytes([y[0], y[1], y[2], y[3]]))
+    });
+    diff == 0 && tail
 }
 
 /// Little-endian word of `n` (<= 8) bytes at `at` (byte `i` at bits `8 i`);
@@ -91,8 +120,9 @@ impl Key {
         }
         let mut h = 0u64;
         for x in w {
-            h = (h.rotate_left(29) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h = h.rotate_left(19) ^ x;
         }
+        let h = (h ^ (h >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         Key {
             w,
             long,
@@ -447,6 +477,21 @@ mod tests {
             }
         }
         assert!(checked > 500);
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let a: Vec<u8> = (0..13u8).collect();
+        for n in 0..a.len() {
+            for m in 0..a.len() {
+                assert_eq!(same_bytes(&a[..n], &a[..m]), n == m);
+                for at in 0..n {
+                    let mut b = a[..n].to_vec();
+                    b[at] ^= 0x40;
+                    assert!(!same_bytes(&a[..n], &b));
+                }
+            }
+        }
     }
 
     /// Insert / find / remove in any order keeps every chain consistent,

@@ -30,9 +30,7 @@ pub(crate) fn merge_flush(new: &[u8], seg: &Seg, held: &mut Held, cap: u32) -> b
     // Equal ack_seq.
     flush |= th.ack() != held.hdr.ack;
     // Identical option bytes (a changed timestamp blocks).
-    let opts = th.options();
-    flush |= !opts.is_empty() && opts != held.hdr.options();
-    flush |= opts.len() != held.hdr.options().len();
+    flush |= !super::flow::same_bytes(th.options(), held.hdr.options());
     // IP: equal TTL/hop limit, TOS/traffic class, DF; IPv4 ID fixed or incrementing.
     flush |= super::network_flush(new, &seg.lay, held);
     // 1 <= payload <= gso_size: no pure ACK, nothing longer than the first segment.
