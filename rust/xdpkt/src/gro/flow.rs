@@ -197,6 +197,7 @@ impl Hdr {
 
 /// The IP fields that must be equal for a merge, as one word: IPv4 TOS, TTL
 /// and DF; IPv6 traffic class and hop limit. `l3` is the L3 header.
+#[inline]
 pub(crate) fn net_word(l3: &[u8], kind: L3) -> u32 {
     match kind {
         L3::V4 => {
@@ -348,10 +349,10 @@ impl FlowTable {
     }
 
     /// Stores a new held packet as the youngest; the caller made room.
-    /// Hands it back when the table is full.
-    pub fn insert(&mut self, h: Held) -> Result<usize, Held> {
+    /// Hands its packet back when the table is full.
+    pub fn insert(&mut self, h: Held) -> Result<usize, Packet> {
         let Some(i) = self.free.pop() else {
-            return Err(h);
+            return Err(h.pkt);
         };
         let at = i as usize;
         let b = self.bucket(&h.key);

@@ -69,11 +69,17 @@ pub const UDP_GRO_CNT_MAX: u32 = 64;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seg {
     pub lay: Layout,
-    pub key: Key,
     /// L4 payload bytes.
     pub len: u32,
     /// Ones'-complement sum of the payload (starting at an even offset).
     pub psum: u32,
+}
+
+/// A segment's flow key and the table slot holding its flow, if any.
+#[derive(Clone, Copy)]
+struct Lookup<'a> {
+    key: &'a Key,
+    slot: Option<usize>,
 }
 
 /// Why a packet is delivered as is.
@@ -150,10 +156,12 @@ impl Gro {
                 return Ok(());
             }
         };
-        let slot = self.table.find(&seg.key, pool.head(&pkt), &seg.lay, pool);
+        // The key is kept out of `Seg` (80+ bytes): it is only stored when held.
+        let key = Key::of(pool.head(&pkt), &seg.lay);
+        let slot = self.table.find(&key, pool.head(&pkt), &seg.lay, pool);
         match seg.lay.l4 {
-            L4::Tcp => self.tcp(pool, pkt, seg, slot, now_ns, out),
-            L4::Udp => self.udp(pool, pkt, seg, slot, now_ns, out),
+            L4::Tcp => self.tcp(pool, pkt, &seg, Lookup { key: &key, slot }, now_ns, out),
+            L4::Udp => self.udp(pool, pkt, &seg, Lookup { key: &key, slot }, now_ns, out),
         }
         Ok(())
     }
@@ -280,7 +288,6 @@ impl Gro {
         }
         Ok(Seg {
             lay,
-            key: Key::of(frame, &lay),
             len: (lay.end - lay.payload_off) as u32,
             psum,
         })
@@ -290,19 +297,19 @@ impl Gro {
         &mut self,
         pool: &mut FramePool<M>,
         pkt: Packet,
-        seg: Seg,
-        slot: Option<usize>,
+        seg: &Seg,
+        found: Lookup<'_>,
         now_ns: u64,
         out: &mut Batch,
     ) {
         let flags = tcp::flags(pool.head(&pkt), &seg.lay);
-        if let Some(i) = slot {
+        if let Some(i) = found.slot {
             let refused = match self.table.get_mut(i) {
-                Some(held) => tcp::merge_flush(pool.head(&pkt), &seg, held, self.cap),
+                Some(held) => tcp::merge_flush(pool.head(&pkt), seg, held, self.cap),
                 None => true,
             };
             if !refused {
-                match self.merge(pool, i, pkt, &seg) {
+                match self.merge(pool, i, pkt, seg) {
                     Ok(()) => {
                         tcp::or_fin_psh(pool, self.table.get(i), flags);
                         // Flush right after merging a short segment or PSH/FIN/URG/RST/SYN.
@@ -324,7 +331,7 @@ impl Gro {
         } else if tcp::ends_aggregate(seg.len, 1, flags) {
             self.pass(pool, pkt, "tcp_flags", out);
         } else {
-            self.hold(pool, pkt, seg, now_ns, out);
+            self.hold(pool, pkt, seg, found.key, now_ns, out);
         }
     }
 
@@ -332,18 +339,18 @@ impl Gro {
         &mut self,
         pool: &mut FramePool<M>,
         pkt: Packet,
-        seg: Seg,
-        slot: Option<usize>,
+        seg: &Seg,
+        found: Lookup<'_>,
         now_ns: u64,
         out: &mut Batch,
     ) {
-        if let Some(i) = slot {
+        if let Some(i) = found.slot {
             let refused = match self.table.get_mut(i) {
-                Some(held) => udp::merge_flush(pool.head(&pkt), &seg, held, self.cap),
+                Some(held) => udp::merge_flush(pool.head(&pkt), seg, held, self.cap),
                 None => true,
             };
             if !refused {
-                match self.merge(pool, i, pkt, &seg) {
+                match self.merge(pool, i, pkt, seg) {
                     Ok(()) => {
                         let (gso_size, count) =
                             self.table.get(i).map_or((0, 0), |h| (h.gso_size, h.count));
@@ -357,7 +364,7 @@ impl Gro {
             }
             self.flush_slot(pool, i, out);
         }
-        self.hold(pool, pkt, seg, now_ns, out);
+        self.hold(pool, pkt, seg, found.key, now_ns, out);
     }
 
     /// Chains a validated segment's payload onto held slot `i` (no copy).
@@ -397,7 +404,8 @@ impl Gro {
         &mut self,
         pool: &mut FramePool<M>,
         pkt: Packet,
-        seg: Seg,
+        seg: &Seg,
+        key: &Key,
         now_ns: u64,
         out: &mut Batch,
     ) {
@@ -411,7 +419,7 @@ impl Gro {
         let held = Held {
             pkt,
             lay: seg.lay,
-            key: seg.key,
+            key: *key,
             hdr,
             gso_size: seg.len,
             count: 1,
@@ -420,9 +428,9 @@ impl Gro {
             fixed_id: false,
             first_ns: now_ns,
         };
-        if let Err(h) = self.table.insert(held) {
+        if let Err(pkt) = self.table.insert(held) {
             // Unreachable: room was made above. Deliver rather than lose it.
-            self.deliver(pool, h.pkt, out);
+            self.deliver(pool, pkt, out);
         }
     }
 
