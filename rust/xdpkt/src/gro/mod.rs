@@ -75,11 +75,15 @@ pub(crate) struct Seg {
     pub psum: u32,
 }
 
-/// A segment's flow key and the table slot holding its flow, if any.
+/// A segment's flow key, the table slot holding its flow if any, and the merge decision.
 #[derive(Clone, Copy)]
 struct Lookup<'a> {
     key: &'a Key,
     slot: Option<usize>,
+    /// The held packet of `slot` may not take this segment (true without a slot).
+    refused: bool,
+    /// TCP flags of the segment (0 for UDP).
+    flags: u8,
 }
 
 /// Why a packet is delivered as is.
@@ -157,11 +161,33 @@ impl Gro {
             }
         };
         // The key is kept out of `Seg` (80+ bytes): it is only stored when held.
-        let key = Key::of(pool.head(&pkt), &seg.lay);
-        let slot = self.table.find(&key, pool.head(&pkt), &seg.lay, pool);
-        match seg.lay.l4 {
-            L4::Tcp => self.tcp(pool, pkt, &seg, Lookup { key: &key, slot }, now_ns, out),
-            L4::Udp => self.udp(pool, pkt, &seg, Lookup { key: &key, slot }, now_ns, out),
+        // Everything that reads the new segment's headers happens here, on
+        // one borrow of its head frame; the merge decision needs only those
+        // headers and the held packet's cached fields.
+        let head = pool.head(&pkt);
+        let key = Key::of(head, &seg.lay);
+        let slot = self.table.find(&key, head, &seg.lay, pool);
+        let (tcp_seg, cap) = (seg.lay.l4 == L4::Tcp, self.cap);
+        let refused = match slot.map(|i| self.table.get_mut(i)) {
+            Some(Some(held)) if tcp_seg => tcp::merge_flush(head, &seg, held, cap),
+            Some(Some(held)) => udp::merge_flush(head, &seg, held, cap),
+            _ => true,
+        };
+        let flags = if tcp_seg {
+            tcp::flags(head, &seg.lay)
+        } else {
+            0
+        };
+        let found = Lookup {
+            key: &key,
+            slot,
+            refused,
+            flags,
+        };
+        if tcp_seg {
+            self.tcp(pool, pkt, &seg, found, now_ns, out);
+        } else {
+            self.udp(pool, pkt, &seg, found, now_ns, out);
         }
         Ok(())
     }
@@ -302,13 +328,9 @@ impl Gro {
         now_ns: u64,
         out: &mut Batch,
     ) {
-        let flags = tcp::flags(pool.head(&pkt), &seg.lay);
+        let flags = found.flags;
         if let Some(i) = found.slot {
-            let refused = match self.table.get_mut(i) {
-                Some(held) => tcp::merge_flush(pool.head(&pkt), seg, held, self.cap),
-                None => true,
-            };
-            if !refused {
+            if !found.refused {
                 match self.merge(pool, i, pkt, seg) {
                     Ok(()) => {
                         tcp::or_fin_psh(pool, self.table.get(i), flags);
@@ -345,11 +367,7 @@ impl Gro {
         out: &mut Batch,
     ) {
         if let Some(i) = found.slot {
-            let refused = match self.table.get_mut(i) {
-                Some(held) => udp::merge_flush(pool.head(&pkt), seg, held, self.cap),
-                None => true,
-            };
-            if !refused {
+            if !found.refused {
                 match self.merge(pool, i, pkt, seg) {
                     Ok(()) => {
                         let (gso_size, count) =
