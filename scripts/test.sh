@@ -14,4 +14,5 @@ step "ruff";                "$PY" -m ruff check python tests
 step "mypy --strict";       "$PY" -m mypy --strict
 step "stubtest";            "$PY" -m mypy.stubtest xdpkt._xdpkt --allowlist scripts/stubtest-allowlist.txt
 step "pytest -W error";     "$PY" -m pytest -W error
+step "cargo fuzz (brief)";  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 echo; echo "all tests passed"

@@ -464,3 +464,86 @@ def test_cli_bench_unknown_interface_is_one_line(capsys: pytest.CaptureFixture[s
     assert main(["bench", "rxdrop", "xdpkt-nope0", "--seconds", "0.1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("xdpkt bench: error: no interface named") and err.count("\n") == 1
+
+
+@pytest.fixture
+def two_ports() -> Iterator[tuple[Veth, Veth]]:
+    """gen A <-> port A and gen B <-> port B, both ports in ``p1.ns_b`` (a two-port forwarder)."""
+    if not _ROOT:
+        pytest.skip("needs root (CAP_NET_RAW, CAP_BPF, CAP_NET_ADMIN)")
+    p1 = Veth()
+    try:
+        p2 = Veth()
+        try:
+            Veth._ip("-n", p2.ns_b, "link", "set", p2.if_b, "netns", p1.ns_b)
+            Veth._ip("-n", p1.ns_b, "link", "set", p2.if_b, "up")
+            yield p1, p2
+        finally:
+            p2.close()
+    finally:
+        p1.close()
+
+
+def test_shared_umem_moves_batch_between_ports(two_ports: tuple[Veth, Veth]) -> None:
+    """Port A's Batch is sent on port B (another interface, same UMEM): frames move, no copy."""
+    p1, p2 = two_ports
+    frames = [udp_frame(60 + (i * 37) % 1455, i) for i in range(200)]
+    with (
+        xdpkt.Socket(p1.if_a, netns=p1.ns_a, frames=512, ring_size=256) as gen_a,
+        xdpkt.Socket(p2.if_a, netns=p2.ns_a, frames=512, ring_size=256) as gen_b,
+        xdpkt.Socket(p1.if_b, netns=p1.ns_b, frames=1024, ring_size=256) as port_a,
+        # mode/frames given here are ignored: a shared socket inherits the UMEM owner's.
+        xdpkt.Socket(p2.if_b, netns=p1.ns_b, mode="zerocopy", frames=64, shared_umem=port_a) as port_b,
+    ):
+        assert port_b.mode == port_a.mode
+        assert port_b.stats()["frames_total"] == port_a.stats()["frames_total"] == 1024
+        assert gen_a.send(frames) == len(frames)
+        moved = 0
+        end = time.monotonic() + 5
+        while moved < len(frames) and time.monotonic() < end:
+            batch = port_a.recv(64, timeout=0.1)
+            n = len(batch)
+            if n:
+                assert port_b.send(batch) == n
+                # Zero copy: the frames left with the send; the Batch is consumed.
+                assert batch.closed and len(batch) == 0
+                assert batch.to_bytes() == []
+                moved += n
+        assert moved == len(frames)
+        assert recv_n(gen_b, len(frames)) == frames
+        sa, sb = port_a.stats(), port_b.stats()
+        assert sa["rx_packets"] == sb["tx_packets"] == len(frames)
+        assert sb["frames_user"] == sb["frames_tx"] == sb["frames_completion"] == 0
+        assert_places(port_a)
+        assert_places(port_b)
+        # A Batch can be sent once: sending the consumed one again sends nothing.
+        assert port_b.send(batch) == 0
+
+
+def test_shared_umem_needs_an_open_socket(veth: Veth) -> None:
+    s = xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128)
+    s.close()
+    with pytest.raises(OSError) as e:
+        xdpkt.Socket(veth.if_a, netns=veth.ns_a, shared_umem=s)
+    assert e.value.errno == errno.EBADF
+
+
+def test_cli_bench_l2fwd_two_ports(two_ports: tuple[Veth, Veth], capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    from xdpkt import _cli_bench
+
+    p1, p2 = two_ports
+    parser = argparse.ArgumentParser(prog="xdpkt")
+    sub = parser.add_subparsers(dest="command")
+    _cli_bench.register(sub)
+    argv = ["bench", "l2fwd", p1.if_b, "--peer", p2.if_b, "--seconds", "0.3", "--json", "--netns", p1.ns_b]
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["mode"] == "l2fwd" and r["packets"] == 0 and 0.25 < r["seconds"] < 5
+    argv = ["bench", "l2fwd", p1.if_b, "--peer", "nosuch0", "--seconds", "0.3", "--netns", p1.ns_b]
+    args = parser.parse_args(argv)
+    assert args.func(args) == 1
+    assert "nosuch0" in capsys.readouterr().err

@@ -1,4 +1,8 @@
-"""``xdpkt bench rxdrop|txonly|l2fwd IFACE``: the xdpsock modes, run by the Rust core.
+"""``xdpkt bench rxdrop|txonly|l2fwd IFACE [--peer IFACE2]``: the xdpsock modes, run by the Rust core.
+
+``l2fwd`` forwards what IFACE receives back out of IFACE with MACs swapped (xdpsock
+style); with ``--peer`` it forwards between two ports (IFACE -> IFACE2 and back)
+through one shared UMEM, frames moving between the sockets without a copy.
 
 Prints packets/s (or one JSON object with ``--json``). Traffic is only what the
 interface already carries (rxdrop, l2fwd) or what this command sends on it (txonly):
@@ -31,6 +35,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--xdp-mode", default="auto", choices=["auto", "zerocopy", "copy", "skb"], help="AF_XDP mode"
     )
+    p.add_argument(
+        "--peer",
+        default=None,
+        metavar="IFACE2",
+        help="l2fwd between two ports: what IFACE receives leaves on IFACE2 and back,"
+        " through one shared UMEM (no copy); default: forward back out of IFACE",
+    )
+    p.add_argument("--peer-queue", type=int, default=0, help="queue on IFACE2 (default 0)")
     p.add_argument("--netns", default=None, help="run inside this network namespace")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -39,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.seconds <= 3600:
         raise SystemExit("xdpkt bench: --seconds must be in (0, 3600]")
+    if args.peer is not None and args.mode != "l2fwd":
+        raise SystemExit("xdpkt bench: --peer is only used by l2fwd")
     try:
         r = bench(
             args.mode,
@@ -49,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
             batch=args.batch,
             xdp_mode=args.xdp_mode,
             netns=args.netns,
+            peer=args.peer,
+            peer_queue=args.peer_queue,
         )
     except ValueError as e:  # unknown interface/queue, bad size: a one-line message, no traceback
         print(f"xdpkt bench: error: {e}", file=sys.stderr)
@@ -56,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r))
     else:
+        where = f"{args.iface} q{args.queue}"
+        if args.peer is not None:
+            where += f" <-> {args.peer} q{args.peer_queue}"
         print(
-            f"{r['mode']} {args.iface} q{args.queue}: {r['packets']} packets in {r['seconds']:.2f} s"
+            f"{r['mode']} {where}: {r['packets']} packets in {r['seconds']:.2f} s"
             f" = {r['mpps']:.3f} Mpps ({r['packets'] / max(r['seconds'], 1e-9):,.0f} pps)"
         )
     return 0

@@ -149,6 +149,7 @@ class Socket:
         netns: str | None = None,
         xskmap: str | PathLike[str] | int | None = None,
         multi_buffer: bool = False,
+        shared_umem: Socket | None = None,
     ) -> Self: ...
     @property
     def mode(self) -> str: ...
@@ -184,4 +185,6 @@ def bench(
     need_wakeup: bool = True,
     busy_poll: bool = False,
     netns: str | None = None,
+    peer: str | None = None,
+    peer_queue: int = 0,
 ) -> dict[str, Any]: ...

@@ -29,6 +29,15 @@ class Socket(_Socket):
     ``xskmap``: use this XSKMAP (pinned path or fd) of your own XDP program instead
     of loading xdpkt's redirect program. ``multi_buffer``: frames larger than one UMEM
     frame (jumbo frames) span several frames (``XDP_USE_SG``, kernel 6.6+).
+
+    ``shared_umem``: open this socket on another socket's UMEM (``XDP_SHARED_UMEM``;
+    another queue or another interface). It inherits that socket's ``mode``,
+    ``need_wakeup`` and ``multi_buffer`` (the kernel takes no bind flags on a shared
+    bind) and its UMEM geometry, so ``mode``, ``frames``, ``frame_size`` and
+    ``multi_buffer`` given here are ignored; its own rings still get ``ring_size``.
+    A ``Batch`` received on one socket of the UMEM and passed to ``send`` of another
+    moves its frames onto that socket's TX ring without a copy: the batch is consumed
+    (afterwards empty and closed). The UMEM lives while any socket of it is open.
     """
 
     def __init__(
@@ -45,6 +54,7 @@ class Socket(_Socket):
         netns: str | None = None,
         xskmap: str | os.PathLike[str] | int | None = None,
         multi_buffer: bool = False,
+        shared_umem: _Socket | None = None,
     ) -> None:
         for note in self.notes():
             _log.info("xdpkt.Socket(%s, %d): %s", ifname, queue, note)

@@ -301,7 +301,8 @@ fn closed_err() -> PyErr {
 impl PySocket {
     #[new]
     #[pyo3(signature = (ifname, queue=0, *, mode="auto", frames=4096, frame_size=4096, ring_size=2048,
-                        need_wakeup=true, busy_poll=false, netns=None, xskmap=None, multi_buffer=false))]
+                        need_wakeup=true, busy_poll=false, netns=None, xskmap=None, multi_buffer=false,
+                        shared_umem=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -316,6 +317,7 @@ impl PySocket {
         netns: Option<String>,
         xskmap: Option<Bound<'_, PyAny>>,
         multi_buffer: bool,
+        shared_umem: Option<Bound<'_, PySocket>>,
     ) -> PyResult<Self> {
         let mode = Mode::parse(mode).ok_or_else(|| {
             PyValueError::new_err(format!("unknown mode {mode:?} (auto, zerocopy, copy, skb)"))
@@ -343,6 +345,42 @@ impl PySocket {
             ..XskConfig::default()
         };
         let name = ifname.to_owned();
+        if let Some(other) = shared_umem {
+            // Open beside `other` on its UMEM: mode, need_wakeup, multi_buffer and the
+            // UMEM geometry (frames, frame_size) are the other socket's.
+            let other = other.get();
+            let sock = py
+                .allow_threads(|| {
+                    let o = match lk(&other.sock).as_ref() {
+                        Some(o) => o.share()?,
+                        None => return Err(Error::Closed),
+                    };
+                    let o = &o;
+                    match netns {
+                        None => XskSocket::open_sharing(&name, queue, &cfg, o),
+                        Some(ns) => {
+                            let path = if ns.contains('/') {
+                                ns
+                            } else {
+                                format!("/var/run/netns/{ns}")
+                            };
+                            std::thread::scope(|sc| {
+                                sc.spawn(|| {
+                                    xdpkt::xsk::sys::setns_net(&path).map_err(|e| Error::Os {
+                                        op: "setns(netns)",
+                                        errno: e,
+                                    })?;
+                                    XskSocket::open_sharing(&name, queue, &cfg, o)
+                                })
+                                .join()
+                                .unwrap_or(Err(Error::Config("netns open thread panicked")))
+                            })
+                        }
+                    }
+                })
+                .map_err(to_pyerr)?;
+            return Self::wrap(sock, ifname, queue);
+        }
         let sock = py
             .allow_threads(move || match netns {
                 None => XskSocket::open(&name, queue, &cfg),
@@ -365,19 +403,7 @@ impl PySocket {
                 }
             })
             .map_err(to_pyerr)?;
-        let umem = sock.umem().map_err(to_pyerr)?;
-        // The largest frame `send` takes (several frames' worth with multi_buffer).
-        let frame_capacity = sock.max_packet().map_err(to_pyerr)?;
-        Ok(PySocket {
-            waker: sock.waker(),
-            mode: sock.mode().map_err(to_pyerr)?.as_str(),
-            ifname: ifname.to_owned(),
-            queue,
-            notes: sock.notes().to_vec(),
-            umem,
-            frame_capacity,
-            sock: Mutex::new(Some(sock)),
-        })
+        Self::wrap(sock, ifname, queue)
     }
 
     /// The mode obtained: "zerocopy", "copy" or "skb".
@@ -583,6 +609,22 @@ impl PySocket {
 }
 
 impl PySocket {
+    fn wrap(sock: XskSocket, ifname: &str, queue: u32) -> PyResult<PySocket> {
+        let umem = sock.umem().map_err(to_pyerr)?;
+        // The largest frame `send` takes (several frames' worth with multi_buffer).
+        let frame_capacity = sock.max_packet().map_err(to_pyerr)?;
+        Ok(PySocket {
+            waker: sock.waker(),
+            mode: sock.mode().map_err(to_pyerr)?.as_str(),
+            ifname: ifname.to_owned(),
+            queue,
+            notes: sock.notes().to_vec(),
+            umem,
+            frame_capacity,
+            sock: Mutex::new(Some(sock)),
+        })
+    }
+
     fn send_bytes(&self, py: Python<'_>, items: Vec<Bound<'_, PyAny>>) -> PyResult<usize> {
         // Validate every size first: nothing is sent when one frame cannot be.
         for it in &items {
@@ -650,7 +692,8 @@ impl PySocket {
 /// {mode, packets, bytes, seconds, mpps}.
 #[pyfunction]
 #[pyo3(signature = (mode, ifname, *, queue=0, seconds=5.0, size=64, batch=64, xdp_mode="auto",
-                    frames=4096, frame_size=4096, ring_size=2048, need_wakeup=true, busy_poll=false, netns=None))]
+                    frames=4096, frame_size=4096, ring_size=2048, need_wakeup=true, busy_poll=false, netns=None,
+                    peer=None, peer_queue=0))]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(name = "bench")]
 fn xsk_bench<'py>(
@@ -668,6 +711,8 @@ fn xsk_bench<'py>(
     need_wakeup: bool,
     busy_poll: bool,
     netns: Option<String>,
+    peer: Option<String>,
+    peer_queue: u32,
 ) -> PyResult<Bound<'py, PyDict>> {
     use xdpkt::xsk::bench::{self as b, BenchConfig, BenchMode};
     let bm = BenchMode::parse(mode).ok_or_else(|| {
@@ -696,7 +741,12 @@ fn xsk_bench<'py>(
             busy_poll,
             ..XskConfig::default()
         },
+        peer,
+        peer_queue,
     };
+    if cfg.peer.is_some() && bm != BenchMode::L2Fwd {
+        return Err(PyValueError::new_err("peer= is only used by l2fwd"));
+    }
     let r = py
         .allow_threads(move || {
             let stop = std::sync::atomic::AtomicBool::new(false);

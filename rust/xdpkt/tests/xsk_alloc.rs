@@ -107,4 +107,50 @@ fn rx_tx_steady_state_allocates_nothing() {
         allocs, 0,
         "{allocs} allocations for {total} packets received and 3200 sent"
     );
+
+    // The l2fwd path: rx forwards what it receives back out (same frames, MACs swapped).
+    let mut fwd_round = |count: bool| {
+        if count {
+            COUNTING.store(true, Ordering::Relaxed);
+        }
+        let umem = tx.umem().unwrap();
+        {
+            let mut u = umem.lock().unwrap();
+            let pool = u.pool();
+            while !txb.is_full() {
+                let f = pool.alloc().unwrap();
+                pool.frame_mut(&f)[..tmpl.len()].copy_from_slice(&tmpl);
+                pool.set_window(&f, 0, tmpl.len() as u32).unwrap();
+                txb.push(xdpkt::Packet::from_frame(f, tmpl.len() as u32))
+                    .unwrap();
+            }
+        }
+        tx.send(&mut txb).unwrap();
+        let (mut fwd, mut back) = (0, 0);
+        for _ in 0..100 {
+            fwd += rx
+                .forward(None, 64, xdpkt::xsk::bench::swap_macs)
+                .unwrap()
+                .0;
+            back += tx.recv(&mut rxb, 64).unwrap();
+            tx.release(&mut rxb).unwrap();
+            if back >= 64 {
+                break;
+            }
+            rx.poll_rx(Some(&tx), Duration::from_millis(20)).unwrap();
+        }
+        COUNTING.store(false, Ordering::Relaxed);
+        (fwd, back)
+    };
+    for _ in 0..3 {
+        fwd_round(false);
+    }
+    ALLOCS.store(0, Ordering::Relaxed);
+    let mut fwd_total = 0;
+    for _ in 0..30 {
+        fwd_total += fwd_round(true).0;
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+    assert!(fwd_total >= 30 * 60, "only {fwd_total} packets forwarded");
+    assert_eq!(allocs, 0, "{allocs} allocations for {fwd_total} forwarded");
 }

@@ -606,6 +606,50 @@ fn padded_segments_never_merge_and_flush_their_flow() {
     assert_eq!(s.reason("udp_len_mismatch"), 1);
 }
 
+/// Checked against 6.18 on a veth pair (oracle cases ip_len_short_v4/v6): a
+/// frame whose IP length claims more bytes than it has is never merged, and a
+/// held packet of its flow leaves before it.
+#[test]
+fn ip_length_beyond_the_frame_flushes_its_flow_first() {
+    for (name, mk) in BOTH {
+        let p = mk(0, PL);
+        let mut short = mk(PL as u32, PL).build();
+        // The IP length field (IPv4 tot_len at 16, IPv6 payload_len at 18) claims 8 bytes more.
+        let at = if short[12..14] == [0x08, 0x00] {
+            16
+        } else {
+            18
+        };
+        let claimed = u16::from_be_bytes([short[at], short[at + 1]]) + 8;
+        short[at..at + 2].copy_from_slice(&claimed.to_be_bytes());
+        if at == 16 {
+            // Keep the IPv4 header checksum valid: only the length is wrong.
+            let old = u16::from_be_bytes([short[24], short[25]]);
+            let fixed = crate::wire::checksum::update16(old, claimed - 8, claimed);
+            short[24..26].copy_from_slice(&fixed.to_be_bytes());
+        }
+        let third = mk(2 * PL as u32, PL).build();
+        let (o, s) = run(&[p.build(), short.clone(), third]);
+        assert_eq!(o.len(), 3, "{name}");
+        assert_eq!((o[0].payload(), o[2].payload()), (PL, PL), "{name}");
+        assert_eq!(
+            o[0].bytes,
+            p.build(),
+            "{name}: the held packet leaves first"
+        );
+        assert_eq!(
+            o[1].bytes, short,
+            "{name}: the short frame passes untouched"
+        );
+        let reason = if at == 16 {
+            "ipv4_total_len"
+        } else {
+            "ipv6_payload_len"
+        };
+        assert_eq!(s.reason(reason), 1, "{name}");
+    }
+}
+
 #[test]
 fn single_packet_is_byte_identical_with_untouched_metadata() {
     for (_, mk) in BOTH {

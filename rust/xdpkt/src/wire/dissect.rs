@@ -71,13 +71,14 @@ pub fn dissect(frame: &[u8]) -> Result<Layout, ParseError> {
 pub fn dissect_head(head: &[u8], total_len: usize) -> Result<Layout, ParseError> {
     match fast_tcp4(head, total_len) {
         Some(lay) => Ok(lay),
-        None => dissect_full(head, total_len),
+        None => dissect_inner(head, total_len, false),
     }
 }
 
 /// The common case in a few loads and compares: untagged Ethernet, IPv4
 /// without options, not a fragment, TCP, every header in `head`. Returns
-/// exactly what [`dissect_full`] returns for such a frame, and `None` for
+/// exactly what the full dissector returns (strict or lenient: such a
+/// frame's lengths claim no more than is present) for such a frame, and `None` for
 /// anything else (which then takes the full path, errors included).
 #[inline]
 fn fast_tcp4(head: &[u8], total_len: usize) -> Option<Layout> {
@@ -115,8 +116,27 @@ fn fast_tcp4(head: &[u8], total_len: usize) -> Option<Layout> {
     })
 }
 
-/// The general dissector behind [`dissect_head`].
-fn dissect_full(head: &[u8], total_len: usize) -> Result<Layout, ParseError> {
+/// Like [`dissect_head`], but an IPv4 `tot_len` or IPv6 `payload_len` that
+/// claims more bytes than are present is taken to end at the bytes present
+/// instead of failing. The flag says whether that happened.
+///
+/// GRO needs this: the kernel's `inet_gro_receive`/`ipv6_gro_receive` only
+/// mark such a packet "flush", still look its flow up, and so flush the held
+/// packet of that flow before delivering it unmerged.
+pub fn dissect_head_lenient(head: &[u8], total_len: usize) -> Result<(Layout, bool), ParseError> {
+    if let Some(lay) = fast_tcp4(head, total_len) {
+        return Ok((lay, false));
+    }
+    let lay = dissect_inner(head, total_len, true)?;
+    let total = total_len.max(head.len());
+    let claimed = match lay.l3 {
+        L3::V4 => usize::from(be16(head, lay.l3_off + 2)),
+        L3::V6 => ipv6::HEADER_LEN + usize::from(be16(head, lay.l3_off + 4)),
+    };
+    Ok((lay, lay.l3_off + claimed > total))
+}
+
+fn dissect_inner(head: &[u8], total_len: usize, lenient: bool) -> Result<Layout, ParseError> {
     let frame = head;
     let total = total_len.max(frame.len());
     let eth = ethernet::Frame::new_checked(frame)?;
@@ -142,8 +162,8 @@ fn dissect_full(head: &[u8], total_len: usize) -> Result<Layout, ParseError> {
     }
     let l3_off = off;
     let (l3, l3_len, proto, end) = match ethertype {
-        ETHERTYPE_IPV4 => dissect_v4(frame, total, l3_off)?,
-        ETHERTYPE_IPV6 => dissect_v6(frame, total, l3_off)?,
+        ETHERTYPE_IPV4 => dissect_v4(frame, total, l3_off, lenient)?,
+        ETHERTYPE_IPV6 => dissect_v6(frame, total, l3_off, lenient)?,
         other => return Err(ParseError::UnsupportedEtherType { ethertype: other }),
     };
     let l4_off = l3_off + l3_len;
@@ -219,6 +239,7 @@ fn dissect_v4(
     frame: &[u8],
     total: usize,
     off: usize,
+    lenient: bool,
 ) -> Result<(L3, usize, u8, usize), ParseError> {
     let ip = ipv4::Packet::new_checked(&frame[off..]).map_err(|e| shift(e, off))?;
     if ip.version() != 4 {
@@ -228,8 +249,11 @@ fn dissect_v4(
         });
     }
     let hl = ip.header_len();
-    let tot = usize::from(ip.total_len());
+    let mut tot = usize::from(ip.total_len());
     let available = total - off;
+    if lenient && tot > available && available >= hl {
+        tot = available;
+    }
     if tot < hl || tot > available {
         return Err(ParseError::Ipv4TotalLen {
             offset: off,
@@ -248,6 +272,7 @@ fn dissect_v6(
     frame: &[u8],
     total: usize,
     off: usize,
+    lenient: bool,
 ) -> Result<(L3, usize, u8, usize), ParseError> {
     let ip = ipv6::Packet::new_checked(&frame[off..]).map_err(|e| shift(e, off))?;
     if ip.version() != 6 {
@@ -256,8 +281,11 @@ fn dissect_v6(
             version: ip.version(),
         });
     }
-    let plen = usize::from(ip.payload_len());
+    let mut plen = usize::from(ip.payload_len());
     let available = total - off - ipv6::HEADER_LEN;
+    if lenient && plen > available && available > 0 {
+        plen = available;
+    }
     if plen == 0 || plen > available {
         return Err(ParseError::Ipv6PayloadLen {
             offset: off,
@@ -366,12 +394,20 @@ mod tests {
                             if let Some(lay) = fast_tcp4(g, total) {
                                 assert_eq!(
                                     Ok(lay),
-                                    dissect_full(g, total),
+                                    dissect_inner(g, total, false),
                                     "byte {at} bit {bit} cut {cut}"
                                 );
+                                assert_eq!(Ok(lay), dissect_inner(g, total, true));
                                 checked += 1;
                             }
-                            assert_eq!(dissect_head(g, total), dissect_full(g, total));
+                            assert_eq!(dissect_head(g, total), dissect_inner(g, total, false));
+                            let lenient = dissect_inner(g, total, true).map(|l| {
+                                let claimed = l.l3_off + usize::from(be16(g, l.l3_off + 2));
+                                (l, l.l3 == L3::V4 && claimed > total.max(g.len()))
+                            });
+                            if lenient.as_ref().is_ok_and(|(l, _)| l.l3 == L3::V4) {
+                                assert_eq!(dissect_head_lenient(g, total), lenient);
+                            }
                         }
                     }
                 }
@@ -564,6 +600,31 @@ mod tests {
         );
         // A total below the head length is the head length.
         assert_eq!(dissect_head(&f, 3), dissect(&f));
+    }
+
+    #[test]
+    fn lenient_clamps_a_length_that_claims_too_much() {
+        let mut f = tcp4(10);
+        // tot_len claims 8 bytes more than the frame has.
+        let tot = u16::from_be_bytes([f[16], f[17]]) + 8;
+        f[16..18].copy_from_slice(&tot.to_be_bytes());
+        assert!(matches!(dissect(&f), Err(ParseError::Ipv4TotalLen { .. })));
+        let (l, claimed_more) = dissect_head_lenient(&f, f.len()).unwrap();
+        assert!(claimed_more);
+        assert_eq!((l.end, l.payload_len()), (f.len(), 10));
+        let (l, claimed_more) = dissect_head_lenient(&tcp4(10), 64).unwrap();
+        assert!(!claimed_more);
+        assert_eq!(l.payload_len(), 10);
+        let mut g = tcp6(10, &[], 6);
+        let plen = u16::from_be_bytes([g[18], g[19]]) + 8;
+        g[18..20].copy_from_slice(&plen.to_be_bytes());
+        assert!(matches!(
+            dissect(&g),
+            Err(ParseError::Ipv6PayloadLen { .. })
+        ));
+        let (l, claimed_more) = dissect_head_lenient(&g, g.len()).unwrap();
+        assert!(claimed_more);
+        assert_eq!(l.end, g.len());
     }
 
     proptest::proptest! {

@@ -19,7 +19,7 @@ pub mod tcp;
 pub mod udp;
 
 mod dissect;
-pub use dissect::{dissect, dissect_head, Layout, L3, L4};
+pub use dissect::{dissect, dissect_head, dissect_head_lenient, Layout, L3, L4};
 
 use core::fmt;
 

@@ -50,6 +50,10 @@ pub struct BenchConfig {
     /// Packets per recv/transmit call.
     pub batch: usize,
     pub xsk: XskConfig,
+    /// l2fwd between two ports: a second socket on (`peer`, `peer_queue`) shares the
+    /// first one's UMEM; what one port receives leaves on the other, without a copy.
+    pub peer: Option<String>,
+    pub peer_queue: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,9 +120,105 @@ pub fn build_udp_frame(buf: &mut [u8], size: usize, seq: u64) -> usize {
 /// Runs one benchmark loop until `seconds` pass or `stop` is set.
 pub fn run(cfg: &BenchConfig, stop: &AtomicBool) -> Result<BenchResult, Error> {
     let mut sock = XskSocket::open(&cfg.ifname, cfg.queue, &cfg.xsk)?;
-    let r = run_on(&mut sock, cfg, stop);
+    let r = match (&cfg.peer, cfg.mode) {
+        (Some(peer), BenchMode::L2Fwd) => {
+            match XskSocket::open_shared(peer, cfg.peer_queue, &cfg.xsk, &sock) {
+                Ok(mut p) => {
+                    let r = l2fwd(&mut sock, Some(&mut p), cfg, stop);
+                    p.close();
+                    r
+                }
+                Err(e) => Err(e),
+            }
+        }
+        (Some(_), _) => Err(Error::Config("a peer port is only used by l2fwd")),
+        (None, _) => run_on(&mut sock, cfg, stop),
+    };
     sock.close();
     r
+}
+
+/// xdpsock-style l2fwd, pipelined: each received frame gets its MAC addresses swapped in
+/// place and goes, same frame, onto the TX ring (this socket's, or `peer`'s for the
+/// two-port forward through the shared UMEM). Nothing waits for transmission:
+/// completions are reaped on the next pass and their frames refill the fill ring, so
+/// up to a ring's worth of frames is in flight. The kernel is kicked only when it needs
+/// it; with no packet to read the loop sleeps in `poll()` (1 ms slices while
+/// transmissions are outstanding, else up to 100 ms), never spinning.
+pub fn l2fwd(
+    a: &mut XskSocket,
+    mut peer: Option<&mut XskSocket>,
+    cfg: &BenchConfig,
+    stop: &AtomicBool,
+) -> Result<BenchResult, Error> {
+    let budget = cfg.batch.clamp(1, 4096) as u32;
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(cfg.seconds.max(0.0));
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    // Passes in a row where packets waited on RX but none could be forwarded (TX ring
+    // full and the kernel not draining it: a congested peer). Back off instead of spinning.
+    let mut stalled = 0u32;
+    loop {
+        let now = Instant::now();
+        if now >= until || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let (mut n, mut b) = match peer.as_deref_mut() {
+            None => a.forward(None, budget, swap_macs)?,
+            Some(p) => a.forward(Some(p), budget, swap_macs)?,
+        };
+        if let Some(p) = peer.as_deref_mut() {
+            let (n2, b2) = p.forward(Some(a), budget, swap_macs)?;
+            n += n2;
+            b += b2;
+        }
+        if n > 0 {
+            packets += n as u64;
+            bytes += b;
+            stalled = 0;
+            continue;
+        }
+        if stalled > 2 {
+            // The kernel refused our kicks (busy device): there is no fd event for
+            // "room again", so sleep briefly rather than burn the CPU the peer may need.
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        // Nothing to read: push out what waits on the TX ring(s), then sleep in poll().
+        let mut out = a.tx_outstanding()?;
+        a.kick_tx()?;
+        if let Some(p) = peer.as_deref_mut() {
+            out += p.tx_outstanding()?;
+            p.kick_tx()?;
+        }
+        let left = until.saturating_duration_since(now);
+        let nap = if out > 0 {
+            Duration::from_millis(1)
+        } else {
+            Duration::from_millis(100)
+        };
+        if a.poll_rx(peer.as_deref(), nap.min(left))? {
+            stalled += 1;
+        } else {
+            stalled = 0;
+        }
+    }
+    a.flush()?;
+    if let Some(p) = peer {
+        p.flush()?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let mpps = if seconds > 0.0 {
+        packets as f64 / seconds / 1e6
+    } else {
+        0.0
+    };
+    Ok(BenchResult {
+        mode: BenchMode::L2Fwd,
+        packets,
+        bytes,
+        seconds,
+        mpps,
+    })
 }
 
 /// Runs a benchmark loop on an open socket.
@@ -134,32 +234,19 @@ pub fn run_on(
     let until = start + Duration::from_secs_f64(cfg.seconds.max(0.0));
     let (mut packets, mut bytes) = (0u64, 0u64);
     match cfg.mode {
-        BenchMode::RxDrop | BenchMode::L2Fwd => {
+        BenchMode::L2Fwd => return l2fwd(sock, None, cfg, stop),
+        BenchMode::RxDrop => {
             while Instant::now() < until && !stop.load(Ordering::Relaxed) {
                 let n = sock.recv_timeout(&mut batch, batch_n, Duration::from_millis(100))?;
                 if n == 0 {
                     continue;
                 }
                 packets += n as u64;
-                if cfg.mode == BenchMode::RxDrop {
-                    let mut s = umem.lock().unwrap_or_else(|p| p.into_inner());
-                    for p in batch.drain() {
-                        bytes += p.len() as u64;
-                        s.pool().release(p);
-                    }
-                } else {
-                    {
-                        let mut s = umem.lock().unwrap_or_else(|p| p.into_inner());
-                        for p in batch.iter() {
-                            bytes += p.len() as u64;
-                            swap_macs(s.pool().head_mut(p));
-                        }
-                    }
-                    sock.transmit(&mut batch)?;
+                let mut s = umem.lock().unwrap_or_else(|p| p.into_inner());
+                for p in batch.drain() {
+                    bytes += p.len() as u64;
+                    s.pool().release(p);
                 }
-            }
-            if cfg.mode == BenchMode::L2Fwd {
-                sock.flush()?;
             }
         }
         BenchMode::TxOnly => {
@@ -215,7 +302,9 @@ pub fn run_on(
     })
 }
 
-fn swap_macs(f: &mut [u8]) {
+/// Swaps destination and source MAC addresses in place (frames shorter than 12 bytes
+/// are left alone).
+pub fn swap_macs(f: &mut [u8]) {
     if f.len() >= 12 {
         for i in 0..6 {
             f.swap(i, i + 6);

@@ -12,7 +12,7 @@ pub mod sys;
 pub mod umem;
 
 pub use prog::{XdpProgram, XskMapSource};
-pub use socket::{Mode, Places, SocketStats, WaitHandle, Waker, XskConfig, XskSocket};
+pub use socket::{Mode, Places, ShareUmem, SocketStats, WaitHandle, Waker, XskConfig, XskSocket};
 pub use umem::{Umem, UmemPool};
 
 use core::fmt;

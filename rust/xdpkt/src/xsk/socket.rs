@@ -293,6 +293,15 @@ struct Inner {
     partial: Option<Packet>,
 }
 
+/// A socket's UMEM and bind settings, to open another socket on it from any thread.
+#[derive(Clone)]
+pub struct ShareUmem {
+    shared: SharedUmem,
+    mode: Mode,
+    need_wakeup: bool,
+    multi_buffer: bool,
+}
+
 /// One AF_XDP socket on (interface, queue).
 pub struct XskSocket {
     inner: Option<Inner>,
@@ -384,15 +393,37 @@ impl XskSocket {
         cfg: &XskConfig,
         other: &XskSocket,
     ) -> Result<XskSocket, Error> {
-        let inner = other.inner.as_ref().ok_or(other.dead)?;
-        // A shared socket cannot choose its bind flags: it inherits the UMEM owner's mode.
-        let cfg = XskConfig {
+        Self::open_sharing(ifname, queue, cfg, &other.share()?)
+    }
+
+    /// What [`XskSocket::open_sharing`] needs to join this socket's UMEM (a `Send`
+    /// value, so the open can happen on another thread, e.g. inside a namespace).
+    pub fn share(&self) -> Result<ShareUmem, Error> {
+        let inner = self.inner.as_ref().ok_or(self.dead)?;
+        Ok(ShareUmem {
+            shared: inner.shared.clone(),
             mode: inner.mode,
             need_wakeup: inner.need_wakeup,
             multi_buffer: inner.multi_buffer,
+        })
+    }
+
+    /// [`XskSocket::open_shared`] from a [`ShareUmem`] handle. If every socket of that
+    /// UMEM closed meanwhile the bind fails (there is nothing to share with).
+    pub fn open_sharing(
+        ifname: &str,
+        queue: u32,
+        cfg: &XskConfig,
+        with: &ShareUmem,
+    ) -> Result<XskSocket, Error> {
+        // A shared socket cannot choose its bind flags: it inherits the UMEM owner's mode.
+        let cfg = XskConfig {
+            mode: with.mode,
+            need_wakeup: with.need_wakeup,
+            multi_buffer: with.multi_buffer,
             ..cfg.clone()
         };
-        Self::open_with(ifname, queue, &cfg, inner.shared.clone(), false)
+        Self::open_with(ifname, queue, &cfg, with.shared.clone(), false)
     }
 
     fn open_with(
@@ -832,6 +863,92 @@ impl XskSocket {
         Ok(n)
     }
 
+    /// Forwards without a copy (l2fwd): the packets on this socket's RX ring (up to
+    /// `budget` and the room on the destination's TX ring) go, same UMEM address and
+    /// length, onto `dst`'s TX ring — this socket's own when `dst` is `None`; `dst`
+    /// must share this socket's UMEM ([`XskSocket::open_shared`]). `edit` sees each
+    /// frame's packet bytes first (e.g. to swap MAC addresses). The frames never pass
+    /// through the pool on the way: *fill* → *tx*. Completions are reaped from `dst`
+    /// straight onto `dst`'s fill ring (the pool takes what does not fit) and this
+    /// socket's fill ring is topped up from the pool,
+    /// without waiting for anything; `dst` is kicked only when the kernel needs it.
+    /// Returns (packets, bytes) forwarded. No allocation. Multi-buffer sockets are
+    /// refused (a packet's fragments could be split across calls).
+    pub fn forward(
+        &mut self,
+        dst: Option<&mut XskSocket>,
+        budget: u32,
+        mut edit: impl FnMut(&mut [u8]),
+    ) -> Result<(usize, u64), Error> {
+        let src = self.inner.as_mut().ok_or(self.dead)?;
+        let r = match dst {
+            None => {
+                if src.multi_buffer {
+                    return Err(Error::Config("forward does not take multi-buffer sockets"));
+                }
+                src.recycle();
+                let r = src.forward_to(None, budget, &mut edit);
+                src.refill(src.fill.size());
+                if r.0 > 0 {
+                    src.kick_if_needed().map(|_| r)
+                } else {
+                    Ok(r)
+                }
+            }
+            Some(d) => {
+                let di = d.inner.as_mut().ok_or(d.dead)?;
+                if !Arc::ptr_eq(&src.shared, &di.shared) {
+                    return Err(Error::Config("forward needs sockets sharing one UMEM"));
+                }
+                if src.multi_buffer || di.multi_buffer {
+                    return Err(Error::Config("forward does not take multi-buffer sockets"));
+                }
+                di.recycle();
+                let r = src.forward_to(Some(di), budget, &mut edit);
+                src.refill(src.fill.size());
+                if r.0 > 0 {
+                    di.kick_if_needed().map(|_| r)
+                } else {
+                    Ok(r)
+                }
+            }
+        };
+        self.check_gone(r)
+    }
+
+    /// Frames this socket submitted to TX that have not been reaped yet.
+    pub fn tx_outstanding(&self) -> Result<u32, Error> {
+        Ok(self.inner.as_ref().ok_or(self.dead)?.tx_out())
+    }
+
+    /// Kicks TX when descriptors wait on the ring and the kernel needs a syscall
+    /// (always in copy/skb mode, on `need_wakeup` in zero-copy). Returns whether it kicked.
+    pub fn kick_tx(&mut self) -> Result<bool, Error> {
+        let r = self.inner()?.kick_if_needed();
+        self.check_gone(r)
+    }
+
+    /// Sleeps in `poll()` until this socket (or `other`) has packets to read, at most
+    /// `timeout` (≤ 100 ms per call: an unbound socket never reports `POLLERR`, so the
+    /// caller loops and the next call notices). `poll` also performs the wakeups the
+    /// fill ring and (copy mode) the TX ring ask for. Returns whether one is readable.
+    pub fn poll_rx(&mut self, other: Option<&XskSocket>, timeout: Duration) -> Result<bool, Error> {
+        let ofd = match other {
+            Some(o) => Some(o.inner.as_ref().ok_or(o.dead)?.fd.as_raw_fd()),
+            None => None,
+        };
+        let inner = self.inner()?;
+        let ms = timeout.as_millis().min(100) as i32;
+        let (a, b) = sys::poll2(inner.fd.as_raw_fd(), libc::POLLIN, ofd, ms)
+            .map_err(|e| Error::os("poll", e))?;
+        if a & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+            || (a & libc::POLLIN == 0 && sys::socket_error(&inner.fd).is_ok_and(|e| e != 0))
+        {
+            return Err(self.gone());
+        }
+        Ok((a | b) & libc::POLLIN != 0)
+    }
+
     /// Reaps the completion ring (frames back to the free pool); returns how many.
     pub fn reap(&mut self) -> Result<u32, Error> {
         Ok(self.inner()?.reap())
@@ -1061,6 +1178,138 @@ impl Inner {
         }
         // Keep the kernel supplied: replace what was just consumed (and more if it ran low).
         self.refill(self.fill.size());
+        n
+    }
+
+    /// RX ring → TX ring of `dst` (or our own), same addresses: the zero-copy forward.
+    fn forward_to(
+        &mut self,
+        dst: Option<&mut Inner>,
+        budget: u32,
+        edit: &mut dyn FnMut(&mut [u8]),
+    ) -> (usize, u64) {
+        let Inner {
+            rx,
+            tx: own_tx,
+            shared,
+            slot,
+            stats,
+            ..
+        } = self;
+        let (tx, dslot, dstats) = match dst {
+            Some(d) => (&mut d.tx, d.slot, Some(&mut d.stats)),
+            None => (own_tx, *slot, None),
+        };
+        let room = tx.free(budget.min(tx.size()));
+        let (start, got) = rx.peek(budget.min(room));
+        if got == 0 {
+            return (0, 0);
+        }
+        let (tstart, tgot) = tx.reserve(got);
+        // The room was checked above, so tgot == got; never take more RX than TX slots.
+        let got = got.min(tgot);
+        let mut used = 0u32;
+        let mut bytes = 0u64;
+        let mut s = lock(shared);
+        let (fill_tag, tx_tag) = (tag_fill(*slot), tag_tx(dslot));
+        for i in 0..got {
+            let Some(d) = rx.read(start.wrapping_add(i)) else {
+                break;
+            };
+            let located = s.pool.memory().locate(d.addr, d.len);
+            let ok = located.filter(|&(idx, _)| s.tags.get(idx as usize) == Some(&fill_tag));
+            let Some((idx, off)) = ok else {
+                // Not a frame we lent the kernel: never touch it, never send it.
+                stats.rx_bad_descs += 1;
+                continue;
+            };
+            if let Some(t) = s.tags.get_mut(idx as usize) {
+                *t = tx_tag;
+            }
+            if let Some(b) = s
+                .pool
+                .memory_mut()
+                .frame_mut(idx)
+                .get_mut(off as usize..(off + d.len) as usize)
+            {
+                edit(b);
+            }
+            tx.write(
+                tstart.wrapping_add(used),
+                XdpDesc {
+                    addr: d.addr,
+                    len: d.len,
+                    options: 0,
+                },
+            );
+            used += 1;
+            bytes += d.len as u64;
+        }
+        if let Some(m) = s.members.get_mut(*slot as usize) {
+            m.fill = m.fill.saturating_sub(used);
+        }
+        if let Some(m) = s.members.get_mut(dslot as usize) {
+            m.tx_out += used;
+        }
+        drop(s);
+        rx.release(got);
+        tx.unreserve(tgot - used);
+        tx.submit();
+        stats.rx_packets += used as u64;
+        stats.rx_bytes += bytes;
+        let ds = match dstats {
+            Some(d) => d,
+            None => stats,
+        };
+        ds.tx_packets += used as u64;
+        ds.tx_bytes += bytes;
+        (used as usize, bytes)
+    }
+
+    /// Reaps completions straight back onto this socket's fill ring (xdpsock's l2fwd
+    /// recycling: no trip through the pool); what the fill ring has no room for goes to
+    /// the pool. Returns the frames reaped.
+    fn recycle(&mut self) -> u32 {
+        let (start, got) = self.comp.peek(self.comp.size());
+        if got == 0 {
+            return 0;
+        }
+        let room = self.fill.free(got).min(got);
+        let (fstart, fgot) = self.fill.reserve(room);
+        let mut s = lock(&self.shared);
+        let (tx_tag, fill_tag) = (tag_tx(self.slot), tag_fill(self.slot));
+        let shift = self.frame_size.trailing_zeros();
+        let (mut n, mut filled) = (0u32, 0u32);
+        for i in 0..got {
+            let Some(addr) = self.comp.read(start.wrapping_add(i)) else {
+                break;
+            };
+            let idx = addr >> shift;
+            if idx >= s.pool.frame_count() as u64 || s.tags.get(idx as usize) != Some(&tx_tag) {
+                self.stats.completion_bad_descs += 1;
+                continue;
+            }
+            n += 1;
+            if filled < fgot {
+                if let Some(t) = s.tags.get_mut(idx as usize) {
+                    *t = fill_tag;
+                }
+                // The fill ring takes the frame's start: the kernel places the packet itself.
+                self.fill.write(fstart.wrapping_add(filled), idx << shift);
+                filled += 1;
+            } else if let Some(f) = s.take_back(idx as u32, 0, 0) {
+                s.pool.free(f);
+            }
+        }
+        if let Some(m) = s.members.get_mut(self.slot as usize) {
+            m.tx_out = m.tx_out.saturating_sub(n);
+            m.completion = 0;
+            m.fill += filled;
+        }
+        drop(s);
+        self.fill.unreserve(fgot - filled);
+        self.fill.submit();
+        self.comp.release(got);
         n
     }
 

@@ -136,6 +136,14 @@ impl VethNs {
         true
     }
 
+    /// Moves the B end into namespace `ns` (up again there): two pairs whose B ends
+    /// share one namespace make a two-port forwarder. This value still deletes its
+    /// own namespaces on drop, which destroys the pair wherever its ends are.
+    pub fn move_b_to(&self, ns: &str) {
+        ip(&["-n", &self.ns_b, "link", "set", &self.if_b, "netns", ns]).expect("move b");
+        ip(&["-n", ns, "link", "set", &self.if_b, "up"]).expect("up moved b");
+    }
+
     pub fn delete_link(&self) {
         let _ = ip(&["-n", &self.ns_a, "link", "del", &self.if_a]);
     }
