@@ -70,10 +70,12 @@ impl FrameMemory for HeapMemory {
     fn frame_count(&self) -> u32 {
         self.count
     }
+    #[inline]
     fn frame(&self, idx: u32) -> &[u8] {
         let s = idx as usize * self.frame_size;
         &self.bytes[s..s + self.frame_size]
     }
+    #[inline]
     fn frame_mut(&mut self, idx: u32) -> &mut [u8] {
         let s = idx as usize * self.frame_size;
         &mut self.bytes[s..s + self.frame_size]

@@ -8,32 +8,126 @@
 
 use crate::packet::Packet;
 use crate::pool::{FrameMemory, FramePool};
-use crate::wire::{ipv6, Layout, L3, L4};
+use crate::wire::{ipv4, ipv6, tcp, Layout, L3, L4};
 
-/// Cheap flow summary used to skip most full comparisons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A frame's whole flow identity packed into fixed words, so that the "same
+/// flow" test is a handful of word compares instead of slice compares against
+/// the held packet's frame.
+///
+/// Holds the layout shape (L3/L4 kinds, `l3_off`, `l3_len`), the L2 header
+/// (up to 24 bytes: two VLAN tags at most), the ports, and the L3 identity
+/// ([`same_flow`]'s fields: IPv4 protocol + addresses; IPv6 version + flow
+/// label, next header and addresses). Equal keys mean the same flow, except
+/// when `long` is set (IPv6 extension headers, which do not fit the words):
+/// then [`same_flow`] decides on the frames.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Key {
-    /// Source and destination port, as one word.
-    pub ports: u32,
-    /// A fold of the addresses and the L3/L4 kinds.
-    pub addrs: u32,
+    w: [u64; 10],
+    long: bool,
+    /// A mix of the words, for the hash index.
+    hash: u32,
+}
+
+impl PartialEq for Key {
+    /// Branch-free word compare (a derived array compare calls `memcmp`).
+    fn eq(&self, other: &Key) -> bool {
+        let diff = self
+            .w
+            .iter()
+            .zip(other.w.iter())
+            .fold(0u64, |d, (a, b)| d | (a ^ b));
+        diff == 0 && self.long == other.long
+    }
+}
+
+impl Eq for Key {}
+
+/// Equal byte strings, compared 4 bytes at a time when the length allows
+/// (TCP options are a multiple of 4 long); a slice compare calls `memcmp`.
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (wa, wb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail = wa.remainder() == wb.remainder();
+    let diff = wa.zip(wb).fold(0u32, |d, (x, y)| {
+        d | (u32::from_ne_bytes([x[0], x[1], x[2], x[3]])
+            ^ u32::from_ne_bytes([y[0], y[1], y[2], y[3]]))
+    });
+    diff == 0 && tail
+}
+
+/// Little-endian word of `n` (<= 8) bytes at `at` (byte `i` at bits `8 i`);
+/// `None` when 8 bytes are not there to read.
+fn le_word(b: &[u8], at: usize, n: usize) -> Option<u64> {
+    match b.get(at..at + 8) {
+        Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) => {
+            let w = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+            Some(if n >= 8 {
+                w
+            } else {
+                w & ((1u64 << (8 * n)) - 1)
+            })
+        }
+        _ => None,
+    }
 }
 
 impl Key {
     /// The key of a dissected frame (`frame` is the head window).
     pub fn of(frame: &[u8], lay: &Layout) -> Key {
-        let ports = word(frame, lay.l4_off);
-        let (from, to) = match lay.l3 {
-            L3::V4 => (lay.l3_off + 12, lay.l3_off + 20),
-            L3::V6 => (lay.l3_off + 8, lay.l3_off + ipv6::HEADER_LEN),
-        };
-        let mut addrs = (lay.l3 == L3::V6) as u32 | (((lay.l4 == L4::Udp) as u32) << 1);
-        let mut at = from;
-        while at + 4 <= to {
-            addrs = addrs.rotate_left(5) ^ word(frame, at);
-            at += 4;
+        let l3 = lay.l3_off;
+        let mut w = [0u64; 10];
+        let mut long = false;
+        let kinds = (lay.l3 == L3::V6) as u64 | ((lay.l4 == L4::Udp) as u64) << 1;
+        w[0] = kinds | (l3 as u64) << 8 | (lay.l3_len as u64) << 16;
+        // L2 header: l3 <= 22 bytes, followed by at least the L3 header, so
+        // whole-word reads stay inside the frame.
+        let mut got = 0;
+        let mut i = 2;
+        while got < l3 && i < 5 {
+            match le_word(frame, got, l3 - got) {
+                Some(x) => w[i] = x,
+                None => long = true,
+            }
+            got += 8;
+            i += 1;
         }
-        Key { ports, addrs }
+        long |= got < l3;
+        let ports = u64::from(word(frame, lay.l4_off));
+        match lay.l3 {
+            L3::V4 => {
+                let proto = frame.get(l3 + 9).copied().unwrap_or(0);
+                w[1] = ports | u64::from(proto) << 32;
+                match le_word(frame, l3 + 12, 8) {
+                    Some(x) => w[5] = x,
+                    None => long = true,
+                }
+            }
+            L3::V6 => {
+                let next = frame.get(l3 + 6).copied().unwrap_or(0);
+                w[1] = ports | u64::from(next) << 32;
+                w[5] = u64::from(word(frame, l3) & 0xf00f_ffff);
+                // Addresses: 32 bytes at l3 + 8; extension headers follow.
+                for (k, at) in (l3 + 8..l3 + ipv6::HEADER_LEN).step_by(8).enumerate() {
+                    match le_word(frame, at, 8) {
+                        Some(x) => w[6 + k] = x,
+                        None => long = true,
+                    }
+                }
+                long |= lay.l3_len > ipv6::HEADER_LEN;
+            }
+        }
+        let mut h = 0u64;
+        for x in w {
+            h = h.rotate_left(19) ^ x;
+        }
+        let h = (h ^ (h >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        Key {
+            w,
+            long,
+            hash: (h >> 32) as u32,
+        }
     }
 }
 
@@ -41,6 +135,79 @@ fn word(b: &[u8], at: usize) -> u32 {
     match b.get(at..at + 4) {
         Some(w) => u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
         None => 0,
+    }
+}
+
+/// What the merge rules compare of a held packet's first segment, read once
+/// when it is held instead of from its frame at every merge. Only the
+/// FIN/PSH bits of its header change while it is held, and those are masked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hdr {
+    /// [`net_word`] of the first segment.
+    pub net: u32,
+    /// IPv4 ID (0 for IPv6).
+    pub ident: u16,
+    /// TCP sequence number, ack number and the word at offset 12.
+    pub seq: u32,
+    pub ack: u32,
+    pub tcp_word: u32,
+    opts_len: u8,
+    opts: [u8; 40],
+}
+
+impl Hdr {
+    /// The cached fields of a dissected frame.
+    pub fn of(frame: &[u8], lay: &Layout) -> Hdr {
+        let mut h = Hdr {
+            net: 0,
+            ident: 0,
+            seq: 0,
+            ack: 0,
+            tcp_word: 0,
+            opts_len: 0,
+            opts: [0; 40],
+        };
+        if let Some(l3) = frame.get(lay.l3_off..lay.l4_off) {
+            h.net = net_word(l3, lay.l3);
+            if lay.l3 == L3::V4 {
+                h.ident = ipv4::Packet::new_unchecked(l3).ident();
+            }
+        }
+        if lay.l4 == L4::Tcp {
+            if let Some(l4) = frame.get(lay.l4_off..lay.payload_off) {
+                let th = tcp::Packet::new_unchecked(l4);
+                h.seq = th.seq();
+                h.ack = th.ack();
+                h.tcp_word = th.flag_word();
+                let o = th.options();
+                if let Some(dst) = h.opts.get_mut(..o.len()) {
+                    dst.copy_from_slice(o);
+                    h.opts_len = o.len() as u8;
+                }
+            }
+        }
+        h
+    }
+
+    /// The first segment's TCP option bytes.
+    pub fn options(&self) -> &[u8] {
+        self.opts.get(..usize::from(self.opts_len)).unwrap_or(&[])
+    }
+}
+
+/// The IP fields that must be equal for a merge, as one word: IPv4 TOS, TTL
+/// and DF; IPv6 traffic class and hop limit. `l3` is the L3 header.
+#[inline]
+pub(crate) fn net_word(l3: &[u8], kind: L3) -> u32 {
+    match kind {
+        L3::V4 => {
+            let ip = ipv4::Packet::new_unchecked(l3);
+            u32::from(ip.tos()) << 16 | u32::from(ip.ttl()) << 8 | u32::from(ip.dont_frag())
+        }
+        L3::V6 => {
+            let ip = ipv6::Packet::new_unchecked(l3);
+            u32::from(ip.traffic_class()) << 8 | u32::from(ip.hop_limit())
+        }
     }
 }
 
@@ -82,6 +249,8 @@ pub(crate) struct Held {
     /// Layout of the head frame (the first segment's headers).
     pub lay: Layout,
     pub key: Key,
+    /// Header fields of the first segment the merge rules compare.
+    pub hdr: Hdr,
     /// Payload size of the first segment: the aggregate's gso_size.
     pub gso_size: u32,
     /// Segments in the aggregate (NAPI_GRO_CB(p)->count).
@@ -105,8 +274,8 @@ const NONE: u32 = u32::MAX;
 #[derive(Debug)]
 pub(crate) struct FlowTable {
     slots: Vec<Option<Held>>,
-    /// Each slot's key (meaningful for occupied slots).
-    keys: Vec<Key>,
+    /// Each slot's key hash (meaningful for occupied slots).
+    keys: Vec<u32>,
     /// Next slot in the same hash chain.
     next: Vec<u32>,
     /// First slot of each hash chain; a power-of-two count, >= 2 × slots.
@@ -126,7 +295,7 @@ impl FlowTable {
         let buckets = (2 * cap).next_power_of_two();
         FlowTable {
             slots,
-            keys: vec![Key { ports: 0, addrs: 0 }; cap],
+            keys: vec![0; cap],
             next: vec![NONE; cap],
             heads: vec![NONE; buckets],
             free: (0..cap as u32).rev().collect(),
@@ -142,15 +311,14 @@ impl FlowTable {
         self.free.is_empty()
     }
 
-    fn bucket(&self, key: Key) -> usize {
-        let h = (key.ports ^ key.addrs.rotate_left(16)).wrapping_mul(0x9e37_79b1);
-        (h ^ (h >> 15)) as usize & (self.heads.len() - 1)
+    fn bucket(&self, key: &Key) -> usize {
+        key.hash as usize & (self.heads.len() - 1)
     }
 
     /// The slot holding the flow of a new segment, if any.
     pub fn find<M: FrameMemory>(
         &self,
-        key: Key,
+        key: &Key,
         frame: &[u8],
         lay: &Layout,
         pool: &FramePool<M>,
@@ -158,9 +326,11 @@ impl FlowTable {
         let mut i = self.heads.get(self.bucket(key)).copied().unwrap_or(NONE);
         while i != NONE {
             let at = i as usize;
-            if self.keys.get(at) == Some(&key) {
+            if self.keys.get(at) == Some(&key.hash) {
                 if let Some(Some(h)) = self.slots.get(at) {
-                    if same_flow(frame, lay, pool.head(&h.pkt), &h.lay) {
+                    if h.key == *key
+                        && (!key.long || same_flow(frame, lay, pool.head(&h.pkt), &h.lay))
+                    {
                         return Some(at);
                     }
                 }
@@ -179,19 +349,19 @@ impl FlowTable {
     }
 
     /// Stores a new held packet as the youngest; the caller made room.
-    /// Hands it back when the table is full.
-    pub fn insert(&mut self, h: Held) -> Result<usize, Held> {
+    /// Hands its packet back when the table is full.
+    pub fn insert(&mut self, h: Held) -> Result<usize, Packet> {
         let Some(i) = self.free.pop() else {
-            return Err(h);
+            return Err(h.pkt);
         };
         let at = i as usize;
-        let b = self.bucket(h.key);
+        let b = self.bucket(&h.key);
         if let (Some(k), Some(n), Some(head)) = (
             self.keys.get_mut(at),
             self.next.get_mut(at),
             self.heads.get_mut(b),
         ) {
-            *k = h.key;
+            *k = h.key.hash;
             *n = *head;
             *head = i;
         }
@@ -206,7 +376,7 @@ impl FlowTable {
     pub fn remove(&mut self, i: usize) -> Option<Held> {
         let h = self.slots.get_mut(i)?.take()?;
         // Unlink from its hash chain.
-        let b = self.bucket(h.key);
+        let b = self.bucket(&h.key);
         let after = self.next.get(i).copied().unwrap_or(NONE);
         if self.heads.get(b) == Some(&(i as u32)) {
             if let Some(head) = self.heads.get_mut(b) {
@@ -252,6 +422,79 @@ mod tests {
     use crate::pool::FramePool;
     use crate::wire::dissect;
 
+    /// The packed key decides exactly like `same_flow` on the frames: for
+    /// many header shapes (VLAN tags, IPv6 extension headers, UDP), flip
+    /// every header byte of a copy and compare both answers.
+    #[test]
+    fn key_agrees_with_same_flow() {
+        use crate::gro::testkit::SegSpec;
+        let dest_opts = (60u8, vec![1, 4, 0, 0, 0, 0]);
+        let specs = [
+            SegSpec::tcp4(7, 10),
+            SegSpec::tcp6(7, 10),
+            SegSpec::udp4(7, 10),
+            SegSpec::udp6(7, 10),
+            SegSpec {
+                vlan: Some(12),
+                ..SegSpec::tcp4(7, 10)
+            },
+            SegSpec {
+                vlan: Some(12),
+                ..SegSpec::tcp6(7, 10)
+            },
+            SegSpec {
+                v6_ext: vec![dest_opts.clone()],
+                ..SegSpec::tcp6(7, 10)
+            },
+            SegSpec {
+                v6_ext: vec![
+                    dest_opts.clone(),
+                    (60, vec![1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+                ],
+                ..SegSpec::udp6(7, 10)
+            },
+        ];
+        let fast = |a: &[u8], la: &Layout, b: &[u8], lb: &Layout| {
+            let (ka, kb) = (Key::of(a, la), Key::of(b, lb));
+            ka == kb && (!ka.long || same_flow(a, la, b, lb))
+        };
+        let mut checked = 0;
+        for spec in &specs {
+            let a = spec.build();
+            let la = dissect(&a).unwrap();
+            assert!(fast(&a, &la, &a, &la));
+            for at in 0..la.payload_off {
+                for bit in [0x01u8, 0x80] {
+                    let mut b = a.clone();
+                    b[at] ^= bit;
+                    let Ok(lb) = dissect(&b) else { continue };
+                    assert_eq!(
+                        fast(&a, &la, &b, &lb),
+                        same_flow(&a, &la, &b, &lb),
+                        "{spec:?} byte {at} bit {bit:#x}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 500);
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let a: Vec<u8> = (0..13u8).collect();
+        for n in 0..a.len() {
+            for m in 0..a.len() {
+                assert_eq!(same_bytes(&a[..n], &a[..m]), n == m);
+                for at in 0..n {
+                    let mut b = a[..n].to_vec();
+                    b[at] ^= 0x40;
+                    assert!(!same_bytes(&a[..n], &b));
+                }
+            }
+        }
+    }
+
     /// Insert / find / remove in any order keeps every chain consistent,
     /// including keys that collide in one bucket.
     #[test]
@@ -275,7 +518,7 @@ mod tests {
             let lay = dissect(f).unwrap();
             let key = Key::of(f, &lay);
             assert_eq!(
-                t.find(key, f, &lay, &pool),
+                t.find(&key, f, &lay, &pool),
                 held[k],
                 "round {round} flow {k}"
             );
@@ -291,6 +534,7 @@ mod tests {
                         pkt,
                         lay,
                         key,
+                        hdr: Hdr::of(f, &lay),
                         gso_size: 10,
                         count: 1,
                         payload: 10,

@@ -37,7 +37,7 @@ use crate::pool::{FrameMemory, FramePool};
 use crate::wire::{
     checksum, dissect_head, dissect_head_lenient, ipv4, ipv6, Layout, ParseError, L3, L4,
 };
-use flow::{FlowTable, Held, Key};
+use flow::{FlowTable, Hdr, Held, Key};
 
 /// GRO settings (the `ethtool -K rx-gro` / `rx-udp-gro-forwarding` and
 /// `gro_max_size` knobs of one device).
@@ -71,11 +71,21 @@ pub const UDP_GRO_CNT_MAX: u32 = 64;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seg {
     pub lay: Layout,
-    pub key: Key,
     /// L4 payload bytes.
     pub len: u32,
     /// Ones'-complement sum of the payload (starting at an even offset).
     pub psum: u32,
+}
+
+/// A segment's flow key, the table slot holding its flow if any, and the merge decision.
+#[derive(Clone, Copy)]
+struct Lookup<'a> {
+    key: &'a Key,
+    slot: Option<usize>,
+    /// The held packet of `slot` may not take this segment (true without a slot).
+    refused: bool,
+    /// TCP flags of the segment (0 for UDP).
+    flags: u8,
 }
 
 /// Why a packet is delivered as is.
@@ -145,17 +155,41 @@ impl Gro {
                 // The kernel still looks the flow up: the merge fails and the
                 // held packet leaves first.
                 let head = pool.head(&pkt);
-                if let Some(i) = self.table.find(Key::of(head, &lay), head, &lay, pool) {
+                if let Some(i) = self.table.find(&Key::of(head, &lay), head, &lay, pool) {
                     self.flush_slot(pool, i, out);
                 }
                 self.pass(pool, pkt, reason, out);
                 return Ok(());
             }
         };
-        let slot = self.table.find(seg.key, pool.head(&pkt), &seg.lay, pool);
-        match seg.lay.l4 {
-            L4::Tcp => self.tcp(pool, pkt, seg, slot, now_ns, out),
-            L4::Udp => self.udp(pool, pkt, seg, slot, now_ns, out),
+        // The key is kept out of `Seg` (80+ bytes): it is only stored when held.
+        // Everything that reads the new segment's headers happens here, on
+        // one borrow of its head frame; the merge decision needs only those
+        // headers and the held packet's cached fields.
+        let head = pool.head(&pkt);
+        let key = Key::of(head, &seg.lay);
+        let slot = self.table.find(&key, head, &seg.lay, pool);
+        let (tcp_seg, cap) = (seg.lay.l4 == L4::Tcp, self.cap);
+        let refused = match slot.map(|i| self.table.get_mut(i)) {
+            Some(Some(held)) if tcp_seg => tcp::merge_flush(head, &seg, held, cap),
+            Some(Some(held)) => udp::merge_flush(head, &seg, held, cap),
+            _ => true,
+        };
+        let flags = if tcp_seg {
+            tcp::flags(head, &seg.lay)
+        } else {
+            0
+        };
+        let found = Lookup {
+            key: &key,
+            slot,
+            refused,
+            flags,
+        };
+        if tcp_seg {
+            self.tcp(pool, pkt, &seg, found, now_ns, out);
+        } else {
+            self.udp(pool, pkt, &seg, found, now_ns, out);
         }
         Ok(())
     }
@@ -286,7 +320,6 @@ impl Gro {
         }
         Ok(Seg {
             lay,
-            key: Key::of(frame, &lay),
             len: (lay.end - lay.payload_off) as u32,
             psum,
         })
@@ -296,21 +329,15 @@ impl Gro {
         &mut self,
         pool: &mut FramePool<M>,
         pkt: Packet,
-        seg: Seg,
-        slot: Option<usize>,
+        seg: &Seg,
+        found: Lookup<'_>,
         now_ns: u64,
         out: &mut Batch,
     ) {
-        let flags = tcp::flags(pool.head(&pkt), &seg.lay);
-        if let Some(i) = slot {
-            let refused = match self.table.get_mut(i) {
-                Some(held) => {
-                    tcp::merge_flush(pool.head(&pkt), &seg, pool.head(&held.pkt), held, self.cap)
-                }
-                None => true,
-            };
-            if !refused {
-                match self.merge(pool, i, pkt, &seg) {
+        let flags = found.flags;
+        if let Some(i) = found.slot {
+            if !found.refused {
+                match self.merge(pool, i, pkt, seg) {
                     Ok(()) => {
                         tcp::or_fin_psh(pool, self.table.get(i), flags);
                         // Flush right after merging a short segment or PSH/FIN/URG/RST/SYN.
@@ -332,7 +359,7 @@ impl Gro {
         } else if tcp::ends_aggregate(seg.len, 1, flags) {
             self.pass(pool, pkt, "tcp_flags", out);
         } else {
-            self.hold(pool, pkt, seg, now_ns, out);
+            self.hold(pool, pkt, seg, found.key, now_ns, out);
         }
     }
 
@@ -340,20 +367,14 @@ impl Gro {
         &mut self,
         pool: &mut FramePool<M>,
         pkt: Packet,
-        seg: Seg,
-        slot: Option<usize>,
+        seg: &Seg,
+        found: Lookup<'_>,
         now_ns: u64,
         out: &mut Batch,
     ) {
-        if let Some(i) = slot {
-            let refused = match self.table.get_mut(i) {
-                Some(held) => {
-                    udp::merge_flush(pool.head(&pkt), &seg, pool.head(&held.pkt), held, self.cap)
-                }
-                None => true,
-            };
-            if !refused {
-                match self.merge(pool, i, pkt, &seg) {
+        if let Some(i) = found.slot {
+            if !found.refused {
+                match self.merge(pool, i, pkt, seg) {
                     Ok(()) => {
                         let (gso_size, count) =
                             self.table.get(i).map_or((0, 0), |h| (h.gso_size, h.count));
@@ -367,7 +388,7 @@ impl Gro {
             }
             self.flush_slot(pool, i, out);
         }
-        self.hold(pool, pkt, seg, now_ns, out);
+        self.hold(pool, pkt, seg, found.key, now_ns, out);
     }
 
     /// Chains a validated segment's payload onto held slot `i` (no copy).
@@ -407,7 +428,8 @@ impl Gro {
         &mut self,
         pool: &mut FramePool<M>,
         pkt: Packet,
-        seg: Seg,
+        seg: &Seg,
+        key: &Key,
         now_ns: u64,
         out: &mut Batch,
     ) {
@@ -417,10 +439,12 @@ impl Gro {
                 self.stats.evicted += 1;
             }
         }
+        let hdr = Hdr::of(pool.head(&pkt), &seg.lay);
         let held = Held {
             pkt,
             lay: seg.lay,
-            key: seg.key,
+            key: *key,
+            hdr,
             gso_size: seg.len,
             count: 1,
             payload: seg.len,
@@ -428,9 +452,9 @@ impl Gro {
             fixed_id: false,
             first_ns: now_ns,
         };
-        if let Err(h) = self.table.insert(held) {
+        if let Err(pkt) = self.table.insert(held) {
             // Unreachable: room was made above. Deliver rather than lose it.
-            self.deliver(pool, h.pkt, out);
+            self.deliver(pool, pkt, out);
         }
     }
 
@@ -528,46 +552,29 @@ fn payload_sum<M: FrameMemory>(pool: &FramePool<M>, pkt: &Packet, from: usize, t
 
 /// IP-level merge checks shared by TCP and UDP (`inet_gro_flush` /
 /// `ipv6_gro_flush` of 6.18). True = do not merge. May record the IPv4 ID mode.
-pub(crate) fn network_flush(new: &[u8], lay: &Layout, old: &[u8], held: &mut Held) -> bool {
-    let (Some(a), Some(b)) = (
-        new.get(lay.l3_off..lay.l4_off),
-        old.get(held.lay.l3_off..held.lay.l4_off),
-    ) else {
+pub(crate) fn network_flush(new: &[u8], lay: &Layout, held: &mut Held) -> bool {
+    let Some(a) = new.get(lay.l3_off..lay.l4_off) else {
         return true;
     };
+    // Equal TTL, whole TOS byte (DSCP and ECN) and DF; IPv6: equal traffic
+    // class (ECN included) and hop limit.
+    if flow::net_word(a, lay.l3) != held.hdr.net {
+        return true;
+    }
     match lay.l3 {
         L3::V4 => {
-            let (ip, ip2) = (
-                ipv4::Packet::new_unchecked(a),
-                ipv4::Packet::new_unchecked(b),
-            );
-            let mut flush = false;
-            // Equal TTL.
-            flush |= ip.ttl() != ip2.ttl();
-            // Equal whole TOS byte (DSCP and ECN).
-            flush |= ip.tos() != ip2.tos();
-            // Equal DF.
-            flush |= ip.dont_frag() != ip2.dont_frag();
-            if flush {
-                return true;
-            }
             // IP ID: all equal to the first's (fixed) or first's + segments so far
             // (incrementing); the second segment decides, mixing flushes. DF=0 fixed merges too.
-            let offset = ip.ident().wrapping_sub(ip2.ident());
+            let offset = ipv4::Packet::new_unchecked(a)
+                .ident()
+                .wrapping_sub(held.hdr.ident);
             if held.count == 1 && offset == 0 {
                 held.fixed_id = true;
             }
             let expect = if held.fixed_id { 0 } else { held.count as u16 };
             offset != expect
         }
-        L3::V6 => {
-            let (ip, ip2) = (
-                ipv6::Packet::new_unchecked(a),
-                ipv6::Packet::new_unchecked(b),
-            );
-            // Equal traffic class (ECN included) and hop limit.
-            ip.traffic_class() != ip2.traffic_class() || ip.hop_limit() != ip2.hop_limit()
-        }
+        L3::V6 => false,
     }
 }
 

@@ -17,29 +17,26 @@ pub(crate) fn flags(frame: &[u8], lay: &Layout) -> u8 {
 }
 
 /// `tcp_gro_receive`: true when `seg` may not merge into `held` (which then flushes).
-pub(crate) fn merge_flush(new: &[u8], seg: &Seg, old: &[u8], held: &mut Held, cap: u32) -> bool {
-    let (Some(a), Some(b)) = (
-        new.get(seg.lay.l4_off..seg.lay.payload_off),
-        old.get(held.lay.l4_off..held.lay.payload_off),
-    ) else {
+pub(crate) fn merge_flush(new: &[u8], seg: &Seg, held: &mut Held, cap: u32) -> bool {
+    let Some(a) = new.get(seg.lay.l4_off..seg.lay.payload_off) else {
         return true;
     };
-    let (th, th2) = (tcp::Packet::new_unchecked(a), tcp::Packet::new_unchecked(b));
+    let th = tcp::Packet::new_unchecked(a);
     let mut flush = false;
     // CWR: a segment carrying CWR never joins an aggregate (6.18).
     flush |= th.flags() & tcp::CWR != 0;
     // Word at offset 12 equal except FIN/PSH: data offset, ECE/URG/ACK/RST/SYN/CWR, window.
-    flush |= (th.flag_word() ^ th2.flag_word()) & !FIN_PSH_WORD != 0;
+    flush |= (th.flag_word() ^ held.hdr.tcp_word) & !FIN_PSH_WORD != 0;
     // Equal ack_seq.
-    flush |= th.ack() != th2.ack();
+    flush |= th.ack() != held.hdr.ack;
     // Identical option bytes (a changed timestamp blocks).
-    flush |= th.options() != th2.options();
+    flush |= !super::flow::same_bytes(th.options(), held.hdr.options());
     // IP: equal TTL/hop limit, TOS/traffic class, DF; IPv4 ID fixed or incrementing.
-    flush |= super::network_flush(new, &seg.lay, old, held);
+    flush |= super::network_flush(new, &seg.lay, held);
     // 1 <= payload <= gso_size: no pure ACK, nothing longer than the first segment.
     flush |= seg.len.wrapping_sub(1) >= held.gso_size;
     // In order: seq = head seq + payload merged so far (no out-of-order, no prepending).
-    flush |= th2.seq().wrapping_add(held.payload) != th.seq();
+    flush |= held.hdr.seq.wrapping_add(held.payload) != th.seq();
     // Aggregate L3 length <= max_size.
     flush |= aggregate_l3_len(held) + seg.len > cap;
     flush
@@ -53,6 +50,9 @@ pub(crate) fn ends_aggregate(len: u32, mss: u32, flags: u8) -> bool {
 /// PSH and FIN of a merged segment are ORed into the head.
 pub(crate) fn or_fin_psh<M: FrameMemory>(pool: &mut FramePool<M>, held: Option<&Held>, flags: u8) {
     let Some(held) = held else { return };
+    if flags & (tcp::FIN | tcp::PSH) == 0 {
+        return;
+    }
     let at = held.lay.l4_off + 13;
     if let Some(b) = pool.head_mut(&held.pkt).get_mut(at) {
         *b |= flags & (tcp::FIN | tcp::PSH);

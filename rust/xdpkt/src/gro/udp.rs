@@ -6,10 +6,10 @@ use crate::wire::{checksum, udp};
 
 /// `udp_gro_receive_segment`: true when `seg` may not merge into `held`
 /// (the held packet flushes and `seg` starts a new one).
-pub(crate) fn merge_flush(new: &[u8], seg: &Seg, old: &[u8], held: &mut Held, cap: u32) -> bool {
+pub(crate) fn merge_flush(new: &[u8], seg: &Seg, held: &mut Held, cap: u32) -> bool {
     let mut flush = false;
     // IP: equal TTL/hop limit, TOS/traffic class, DF; IPv4 ID fixed or incrementing.
-    flush |= super::network_flush(new, &seg.lay, old, held);
+    flush |= super::network_flush(new, &seg.lay, held);
     // A datagram longer than the first (gso_size) ends the aggregate before it.
     flush |= seg.len > held.gso_size;
     // Aggregate L3 length <= max_size.

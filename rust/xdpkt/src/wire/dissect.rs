@@ -69,7 +69,51 @@ pub fn dissect(frame: &[u8]) -> Result<Layout, ParseError> {
 /// A `total_len` below `head.len()` counts as `head.len()`; with
 /// `total_len == head.len()` this is exactly [`dissect`].
 pub fn dissect_head(head: &[u8], total_len: usize) -> Result<Layout, ParseError> {
-    dissect_inner(head, total_len, false)
+    match fast_tcp4(head, total_len) {
+        Some(lay) => Ok(lay),
+        None => dissect_inner(head, total_len, false),
+    }
+}
+
+/// The common case in a few loads and compares: untagged Ethernet, IPv4
+/// without options, not a fragment, TCP, every header in `head`. Returns
+/// exactly what the full dissector returns (strict or lenient: such a
+/// frame's lengths claim no more than is present) for such a frame, and `None` for
+/// anything else (which then takes the full path, errors included).
+#[inline]
+fn fast_tcp4(head: &[u8], total_len: usize) -> Option<Layout> {
+    const L3: usize = ethernet::HEADER_LEN;
+    const L4: usize = L3 + ipv4::MIN_HEADER_LEN;
+    // A fixed-size array: the constant indexes below are checked at compile time.
+    let h: &[u8; L4 + tcp::MIN_HEADER_LEN] =
+        head.get(..L4 + tcp::MIN_HEADER_LEN)?.try_into().ok()?;
+    let total = total_len.max(head.len());
+    let ethertype = be16(h, 12);
+    let tot = usize::from(be16(h, L3 + 2));
+    let frag = be16(h, L3 + 6);
+    let doff = usize::from(h[L4 + 12] >> 4) * 4;
+    let end = L3 + tot;
+    let payload_off = L4 + doff;
+    let ok = ethertype == ETHERTYPE_IPV4
+        && h[L3] == 0x45
+        && h[L3 + 9] == PROTO_TCP
+        // neither MF nor a fragment offset
+        && frag & 0x3fff == 0
+        && tot >= ipv4::MIN_HEADER_LEN + tcp::MIN_HEADER_LEN
+        && end <= total
+        && doff >= tcp::MIN_HEADER_LEN
+        && payload_off <= end
+        && payload_off <= head.len();
+    ok.then_some(Layout {
+        vlan_tags: 0,
+        l3: L3::V4,
+        l3_off: L3,
+        l3_len: ipv4::MIN_HEADER_LEN,
+        l4: L4::Tcp,
+        l4_off: L4,
+        payload_off,
+        end,
+    })
 }
 
 /// Like [`dissect_head`], but an IPv4 `tot_len` or IPv6 `payload_len` that
@@ -80,6 +124,9 @@ pub fn dissect_head(head: &[u8], total_len: usize) -> Result<Layout, ParseError>
 /// mark such a packet "flush", still look its flow up, and so flush the held
 /// packet of that flow before delivering it unmerged.
 pub fn dissect_head_lenient(head: &[u8], total_len: usize) -> Result<(Layout, bool), ParseError> {
+    if let Some(lay) = fast_tcp4(head, total_len) {
+        return Ok((lay, false));
+    }
     let lay = dissect_inner(head, total_len, true)?;
     let total = total_len.max(head.len());
     let claimed = match lay.l3 {
@@ -324,6 +371,50 @@ fn shift(e: ParseError, by: usize) -> ParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path returns exactly what the full dissector returns, for a
+    /// plain TCP/IPv4 frame with every header bit flipped in turn, at every
+    /// truncation and with every claimed total length around the real one.
+    #[test]
+    fn fast_path_agrees_with_full_dissector() {
+        let mut base = tcp4(30);
+        let mut checked = 0;
+        for with_opts in [false, true] {
+            if with_opts {
+                // TCP data offset 8: 12 option bytes (NOP NOP timestamp), payload shorter.
+                base[14 + 20 + 12] = 0x80;
+            }
+            for at in 0..54 {
+                for bit in 0..8 {
+                    let mut f = base.clone();
+                    f[at] ^= 1 << bit;
+                    for cut in [f.len(), 66, 54, 53, 40] {
+                        let g = &f[..cut.min(f.len())];
+                        for total in [0, g.len(), g.len() + 1, f.len(), f.len() + 7] {
+                            if let Some(lay) = fast_tcp4(g, total) {
+                                assert_eq!(
+                                    Ok(lay),
+                                    dissect_inner(g, total, false),
+                                    "byte {at} bit {bit} cut {cut}"
+                                );
+                                assert_eq!(Ok(lay), dissect_inner(g, total, true));
+                                checked += 1;
+                            }
+                            assert_eq!(dissect_head(g, total), dissect_inner(g, total, false));
+                            let lenient = dissect_inner(g, total, true).map(|l| {
+                                let claimed = l.l3_off + usize::from(be16(g, l.l3_off + 2));
+                                (l, l.l3 == L3::V4 && claimed > total.max(g.len()))
+                            });
+                            if lenient.as_ref().is_ok_and(|(l, _)| l.l3 == L3::V4) {
+                                assert_eq!(dissect_head_lenient(g, total), lenient);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
     use crate::wire::checksum;
 
     /// Ethernet + IPv4 + TCP(20) + payload, valid checksums.
