@@ -199,22 +199,6 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// The [`ParseError::reason`](crate::wire::ParseError::reason) names: frames GRO passed through because they are malformed.
-const MALFORMED: [&str; 12] = [
-    "truncated",
-    "not_ip",
-    "vlan_tags",
-    "ip_version",
-    "ipv4_header_len",
-    "ipv4_total_len",
-    "ipv6_payload_len",
-    "not_tcp_udp",
-    "tcp_header_len",
-    "udp_len",
-    "fragment",
-    "ipv6_extension",
-];
-
 fn add_reason(list: &mut Vec<(&'static str, u64)>, reason: &'static str, n: u64) {
     if n == 0 {
         return;
@@ -487,7 +471,11 @@ pub fn gro_file<E>(
     for (r, n) in st.reasons() {
         add_reason(&mut s.passthrough, r, n);
     }
-    s.errors = MALFORMED.iter().map(|r| st.reason(r)).sum();
+    // Frames GRO passed through because they are malformed.
+    s.errors = crate::wire::ParseError::REASONS
+        .iter()
+        .map(|r| st.reason(r))
+        .sum();
     ticker.tick(s.frames_in, rd.position(), true)?;
     Ok(s)
 }
@@ -680,8 +668,8 @@ mod tests {
     }
 
     #[test]
-    fn malformed_list_matches_parse_reasons() {
-        for r in MALFORMED {
+    fn gro_counts_every_parse_reason() {
+        for r in crate::wire::ParseError::REASONS {
             assert!(crate::gro::REASONS.contains(&r), "{r}");
         }
     }

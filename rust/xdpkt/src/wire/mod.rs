@@ -147,6 +147,22 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 impl ParseError {
+    /// Every name [`ParseError::reason`] can return, one per variant.
+    pub const REASONS: [&'static str; 12] = [
+        "truncated",
+        "not_ip",
+        "vlan_tags",
+        "ip_version",
+        "ipv4_header_len",
+        "ipv4_total_len",
+        "ipv6_payload_len",
+        "not_tcp_udp",
+        "tcp_header_len",
+        "udp_len",
+        "fragment",
+        "ipv6_extension",
+    ];
+
     /// A short stable name for statistics ("truncated", "ipv4_header_len", ...).
     pub const fn reason(&self) -> &'static str {
         match self {
@@ -184,4 +200,57 @@ pub(crate) fn put16(b: &mut [u8], at: usize, v: u16) {
 #[inline]
 pub(crate) fn put32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed_once() {
+        let errs = [
+            ParseError::Truncated {
+                layer: Layer::Tcp,
+                offset: 0,
+                needed: 1,
+                found: 0,
+            },
+            ParseError::UnsupportedEtherType { ethertype: 0 },
+            ParseError::TooManyVlanTags,
+            ParseError::BadIpVersion {
+                offset: 0,
+                version: 0,
+            },
+            ParseError::Ipv4HeaderLen { offset: 0, len: 0 },
+            ParseError::Ipv4TotalLen {
+                offset: 0,
+                tot_len: 0,
+                min: 0,
+                available: 0,
+            },
+            ParseError::Ipv6PayloadLen {
+                offset: 0,
+                payload_len: 0,
+                available: 0,
+            },
+            ParseError::UnsupportedProtocol { protocol: 0 },
+            ParseError::TcpHeaderLen {
+                offset: 0,
+                len: 0,
+                available: 0,
+            },
+            ParseError::UdpLen {
+                offset: 0,
+                len: 0,
+                available: 0,
+            },
+            ParseError::Fragment { offset: 0 },
+            ParseError::UnsupportedExtension {
+                offset: 0,
+                next_header: 0,
+            },
+        ];
+        let names: Vec<&str> = errs.iter().map(ParseError::reason).collect();
+        assert_eq!(names, ParseError::REASONS);
+    }
 }
