@@ -78,8 +78,12 @@ class Veth:
         return "prog/xdp" in out
 
     def close(self) -> None:
+        # Try both even when the first delete hangs: a namespace must never be left behind.
         for ns in (self.ns_a, self.ns_b):
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=20)
+            try:
+                subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=20)
+            except subprocess.TimeoutExpired:
+                subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=60)
 
 
 @pytest.fixture
@@ -302,13 +306,17 @@ def test_skb_mode(veth: Veth) -> None:
 
 
 @needs_root
-def test_permission_error_names_capability() -> None:
-    """Without CAP_NET_RAW the error names it (checked in a child that drops capabilities)."""
+def test_permission_error_names_capability(veth: Veth) -> None:
+    """Without CAP_NET_RAW the error names it (checked in a child that drops capabilities).
+
+    The child runs inside the test's namespace and targets the test's veth: even if dropping
+    the capabilities failed, nothing would be attached outside the test's own network.
+    """
     code = (
         "import os, xdpkt\n"
         "os.setgid(65534); os.setuid(65534)\n"
         "try:\n"
-        "    xdpkt.Socket('lo')\n"
+        f"    xdpkt.Socket({veth.if_b!r})\n"
         "except PermissionError as e:\n"
         "    print('PERM', e)\n"
         "except OSError as e:\n"
@@ -316,7 +324,12 @@ def test_permission_error_names_capability() -> None:
     )
     import sys
 
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        ["ip", "netns", "exec", veth.ns_b, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert "PERM" in r.stdout and "CAP_NET_RAW" in r.stdout and "Errno 1" in r.stdout, r.stdout + r.stderr
 
 

@@ -340,11 +340,21 @@ class VethPair:
         return self
 
     def close(self) -> None:
-        """Delete both namespaces (which destroys the veth pair). Idempotent; never raises for cleanup."""
+        """Delete both namespaces (which destroys the veth pair).
+
+        Idempotent; tries every namespace, then re-raises the first failure.
+        """
         namespaces, self._namespaces = self._namespaces, []
         self._a = self._b = None
+        # Close every namespace even if one close fails (e.g. a hung `ip netns del`).
+        first: BaseException | None = None
         for ns in namespaces:
-            ns.close()
+            try:
+                ns.close()
+            except Exception as e:
+                first = first or e
+        if first is not None:
+            raise first
 
     def __enter__(self) -> VethPair:
         return self.open()

@@ -468,9 +468,10 @@ impl PySocket {
                 }
                 None => Duration::from_millis(100),
             };
-            py.allow_threads(|| handle.wait_readable(slice))
+            // The handle is dropped inside the closure, before the GIL is taken back: a
+            // close() on another thread waits for it to let go of the fd.
+            py.allow_threads(move || handle.wait_readable(slice))
                 .map_err(to_pyerr)?;
-            drop(handle);
             // Between slices: Ctrl-C, and (next recv) the interface-gone check.
             py.check_signals()?;
         }
@@ -663,10 +664,13 @@ impl PySocket {
                 match g.as_mut() {
                     Some(s) => {
                         if batch.is_empty() {
-                            // No free frame: reap completions (every send waits for them, so
-                            // frames are only short if the user holds batches).
+                            // Not enough free frames for the next item: reap completions
+                            // (every send waits for them, so frames are only short if the
+                            // user holds batches). If that freed nothing, more frames will
+                            // not appear by themselves: say so instead of spinning.
+                            let before = lk(&self.umem).pool_ref().free_count();
                             s.reap()?;
-                            if lk(&self.umem).pool_ref().free_count() == 0 {
+                            if lk(&self.umem).pool_ref().free_count() <= before {
                                 return Err(Error::Exhausted);
                             }
                             return Ok(0);

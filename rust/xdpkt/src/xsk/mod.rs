@@ -176,7 +176,9 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("socket is closed"),
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
             Error::TooLarge { len, max } => write!(f, "packet of {len} bytes does not fit a frame ({max} bytes max)"),
-            Error::Exhausted => f.write_str("UMEM has no free frame"),
+            Error::Exhausted => f.write_str(
+                "UMEM has too few free frames (received batches still held own the rest)",
+            ),
             Error::TxTimeout { pending } => write!(f, "{pending} frames did not leave the TX ring in time (they stay accounted)"),
             Error::Verifier { errno } => write!(f, "XDP program rejected by the kernel verifier: {}", sys::strerror(errno)),
         }

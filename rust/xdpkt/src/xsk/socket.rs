@@ -580,13 +580,22 @@ impl XskSocket {
             multi_buffer: cfg.multi_buffer,
             partial: None,
         };
+        // The last fallible step comes before any frame is lent to the kernel: an error
+        // here drops `inner` with no frame on its rings (nothing to reclaim).
+        let waker = match Waker::new() {
+            Ok(w) => w,
+            Err(e) => {
+                inner.shutdown(queue);
+                return Err(e);
+            }
+        };
         // Half the free frames (up to the fill ring) go to the kernel for RX; the rest stay for TX.
         let half = (lock(&inner.shared).pool.free_count() as u32).div_ceil(2);
         inner.refill(cfg.fill_frames.unwrap_or(half));
         Ok(XskSocket {
             inner: Some(inner),
             dead: Error::Closed,
-            waker: Waker::new()?,
+            waker,
             ifname: name,
             queue,
             notes,
@@ -1393,14 +1402,14 @@ impl Inner {
             if got < next_need {
                 // TX ring full: let the kernel drain it, then retry (bounded).
                 self.tx.unreserve(got);
-                self.kick()?;
+                if let Err(e) = self.kick() {
+                    self.release_rest(drain);
+                    return Err(e);
+                }
                 let d = *deadline.get_or_insert_with(|| Instant::now() + timeout);
                 if Instant::now() >= d {
                     let pending = self.tx.pending();
-                    let mut s = lock(&self.shared);
-                    for p in drain.by_ref() {
-                        s.pool.release(p);
-                    }
+                    self.release_rest(drain);
                     return Err(Error::TxTimeout { pending });
                 }
                 std::thread::yield_now();
@@ -1458,9 +1467,21 @@ impl Inner {
             self.tx.submit();
             queued += pkts as usize;
             self.stats.tx_packets += pkts as u64;
-            self.kick_if_needed()?;
+            if let Err(e) = self.kick_if_needed() {
+                self.release_rest(drain);
+                return Err(e);
+            }
         }
         Ok(queued)
+    }
+
+    /// Returns the packets of a batch that will not be sent to the pool (a packet has
+    /// no `Drop`: frames dropped on an error path would be lost to the UMEM for good).
+    fn release_rest(&self, rest: impl Iterator<Item = Packet>) {
+        let mut s = lock(&self.shared);
+        for p in rest {
+            s.pool.release(p);
+        }
     }
 
     fn tx_out(&self) -> u32 {
@@ -1520,19 +1541,32 @@ impl Inner {
         } = self;
         prog.remove(queue);
         drop((rx, tx, fill, comp));
-        drop(fd);
-        // The socket is gone: every frame it lent the kernel comes back to the pool.
+        // A WaitHandle (a thread that this close just woke) may still hold the fd, and
+        // with it the kernel socket and the frames on its fill and TX rings, which the
+        // kernel (or a NIC in zero-copy mode) may still write or read. Wait briefly for
+        // it to let go; if it does not, those frames stay where the accounting has them
+        // (fill/tx) and are never reused.
+        let closed = match sole_owner(fd, Duration::from_millis(500)) {
+            Some(owned) => {
+                drop(owned);
+                true
+            }
+            None => false,
+        };
         let mut s = lock(&shared);
         if let Some(p) = partial {
             s.pool.release(p);
         }
-        let (ft, tt) = (tag_fill(slot), tag_tx(slot));
-        let n = s.tags.len();
-        for i in 0..n {
-            let t = s.tags.get(i).copied().unwrap_or(TAG_POOL);
-            if t == ft || t == tt {
-                if let Some(f) = s.take_back(i as u32, 0, 0) {
-                    s.pool.free(f);
+        if closed {
+            // The socket is gone: every frame it lent the kernel comes back to the pool.
+            let (ft, tt) = (tag_fill(slot), tag_tx(slot));
+            let n = s.tags.len();
+            for i in 0..n {
+                let t = s.tags.get(i).copied().unwrap_or(TAG_POOL);
+                if t == ft || t == tt {
+                    if let Some(f) = s.take_back(i as u32, 0, 0) {
+                        s.pool.free(f);
+                    }
                 }
             }
         }
@@ -1589,4 +1623,20 @@ fn linearize(pool: &mut UmemPool, p: &mut Packet) -> bool {
     let _ = pool.set_window(p.head_frame(), start as u32, total as u32);
     p.len = total as u32;
     true
+}
+
+/// Waits up to `limit` for every other holder of `fd` to drop it, and returns the
+/// now unshared fd; `None` (our reference dropped) if someone still holds it.
+fn sole_owner(mut fd: Arc<OwnedFd>, limit: Duration) -> Option<OwnedFd> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match Arc::try_unwrap(fd) {
+            Ok(owned) => return Some(owned),
+            Err(shared) if Instant::now() < deadline => {
+                fd = shared;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => return None,
+        }
+    }
 }
