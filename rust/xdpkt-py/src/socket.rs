@@ -42,6 +42,18 @@ fn lk<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// After a failed send, returns the packets it did not take to the pool: a socket torn
+/// down by the error (interface gone) no longer reaches them, and a `Packet` has no
+/// `Drop`, so they would be lost to the UMEM for good.
+fn release_unsent(umem: &SharedUmem, batch: &mut Batch, r: &Result<usize, Error>) {
+    if r.is_err() && !batch.is_empty() {
+        let mut u = lk(umem);
+        for p in batch.drain() {
+            u.pool().release(p);
+        }
+    }
+}
+
 /// AF_XDP errors become the bindings' `errors::Error` (the one conversion to Python):
 /// a missing capability is a `PermissionError` naming it, bad arguments and unknown
 /// interfaces/queues a `ValueError`; everything else keeps its errno *and* the core's
@@ -501,7 +513,13 @@ impl PySocket {
                     .allow_threads(|| {
                         let mut g = lk(&self.sock);
                         match g.as_mut() {
-                            Some(s) => s.send(&mut batch),
+                            Some(s) => {
+                                let r = s.send(&mut batch);
+                                // What an error left unsent goes back to the pool (a torn-down
+                                // socket no longer reaches it; a Packet has no Drop).
+                                release_unsent(&self.umem, &mut batch, &r);
+                                r
+                            }
                             None => {
                                 let mut u = lk(&self.umem);
                                 for p in batch.drain() {
@@ -675,7 +693,9 @@ impl PySocket {
                             }
                             return Ok(0);
                         }
-                        s.send(&mut batch)
+                        let r = s.send(&mut batch);
+                        release_unsent(&self.umem, &mut batch, &r);
+                        r
                     }
                     None => {
                         let mut u = lk(&self.umem);
