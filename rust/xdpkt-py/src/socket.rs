@@ -42,6 +42,34 @@ fn lk<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Runs `f` here, or, with `netns` (a name under /var/run/netns or a path), on a thread
+/// that first joins that network namespace: setns moves only the calling thread, and
+/// what `f` opens keeps working from any thread afterwards.
+fn in_netns<T: Send>(
+    netns: Option<String>,
+    f: impl FnOnce() -> Result<T, Error> + Send,
+) -> Result<T, Error> {
+    let Some(ns) = netns else { return f() };
+    let path = if ns.contains('/') {
+        ns
+    } else {
+        format!("/var/run/netns/{ns}")
+    };
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            xdpkt::xsk::sys::setns_net(&path).map_err(|e| Error::Os {
+                op: "setns(netns)",
+                errno: e,
+            })?;
+            f()
+        })
+        .join()
+        .unwrap_or(Err(Error::Config(
+            "thread in the network namespace panicked",
+        )))
+    })
+}
+
 /// After a failed send, returns the packets it did not take to the pool: a socket torn
 /// down by the error (interface gone) no longer reaches them, and a `Packet` has no
 /// `Drop`, so they would be lost to the UMEM for good.
@@ -368,52 +396,13 @@ impl PySocket {
                         None => return Err(Error::Closed),
                     };
                     let o = &o;
-                    match netns {
-                        None => XskSocket::open_sharing(&name, queue, &cfg, o),
-                        Some(ns) => {
-                            let path = if ns.contains('/') {
-                                ns
-                            } else {
-                                format!("/var/run/netns/{ns}")
-                            };
-                            std::thread::scope(|sc| {
-                                sc.spawn(|| {
-                                    xdpkt::xsk::sys::setns_net(&path).map_err(|e| Error::Os {
-                                        op: "setns(netns)",
-                                        errno: e,
-                                    })?;
-                                    XskSocket::open_sharing(&name, queue, &cfg, o)
-                                })
-                                .join()
-                                .unwrap_or(Err(Error::Config("netns open thread panicked")))
-                            })
-                        }
-                    }
+                    in_netns(netns, || XskSocket::open_sharing(&name, queue, &cfg, o))
                 })
                 .map_err(to_pyerr)?;
             return Self::wrap(sock, ifname, queue);
         }
         let sock = py
-            .allow_threads(move || match netns {
-                None => XskSocket::open(&name, queue, &cfg),
-                Some(ns) => {
-                    // setns moves only the calling thread: open on a thread of its own.
-                    let path = if ns.contains('/') {
-                        ns
-                    } else {
-                        format!("/var/run/netns/{ns}")
-                    };
-                    std::thread::spawn(move || {
-                        xdpkt::xsk::sys::setns_net(&path).map_err(|e| Error::Os {
-                            op: "setns(netns)",
-                            errno: e,
-                        })?;
-                        XskSocket::open(&name, queue, &cfg)
-                    })
-                    .join()
-                    .unwrap_or(Err(Error::Config("netns open thread panicked")))
-                }
-            })
+            .allow_threads(move || in_netns(netns, || XskSocket::open(&name, queue, &cfg)))
             .map_err(to_pyerr)?;
         Self::wrap(sock, ifname, queue)
     }
@@ -774,25 +763,7 @@ fn xsk_bench<'py>(
     let r = py
         .allow_threads(move || {
             let stop = std::sync::atomic::AtomicBool::new(false);
-            match netns {
-                None => b::run(&cfg, &stop),
-                Some(ns) => {
-                    let path = if ns.contains('/') {
-                        ns
-                    } else {
-                        format!("/var/run/netns/{ns}")
-                    };
-                    std::thread::spawn(move || {
-                        xdpkt::xsk::sys::setns_net(&path).map_err(|e| Error::Os {
-                            op: "setns(netns)",
-                            errno: e,
-                        })?;
-                        b::run(&cfg, &stop)
-                    })
-                    .join()
-                    .unwrap_or(Err(Error::Config("bench thread panicked")))
-                }
-            }
+            in_netns(netns, || b::run(&cfg, &stop))
         })
         .map_err(to_pyerr)?;
     let d = PyDict::new(py);
