@@ -8,7 +8,7 @@
 //! header rewrite, full TCP checksums) and the aggregates are released.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use xdpkt::gro::testkit::SegSpec;
+use xdpkt::gro::testkit::interleaved_flows;
 use xdpkt::gro::{coalesce, Gro, GroConfig};
 use xdpkt::{Batch, FramePool};
 
@@ -16,36 +16,10 @@ const FLOWS: u16 = 64;
 /// Segments per flow per poll: 64 × 4 = 256 packets per poll.
 const SEGS: usize = 4;
 
-fn template(v6: bool) -> Vec<Vec<u8>> {
-    let mut flows: Vec<SegSpec> = (0..FLOWS)
-        .map(|k| {
-            let base = if v6 {
-                SegSpec::tcp6(0, 1448)
-            } else {
-                SegSpec::tcp4(0, 1448)
-            };
-            SegSpec {
-                src_port: 10000 + k,
-                ..base
-            }
-        })
-        .collect();
-    let mut frames = Vec::new();
-    for i in 0..SEGS {
-        for f in flows.iter_mut() {
-            if i > 0 {
-                *f = f.next(1448);
-            }
-            frames.push(f.build());
-        }
-    }
-    frames
-}
-
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("gro");
     for (name, v6) in [("tcp4_64flows_1448", false), ("tcp6_64flows_1448", true)] {
-        let frames = template(v6);
+        let frames = interleaved_flows(FLOWS, SEGS, 1448, v6);
         let n = frames.len();
         let mut pool = FramePool::heap(2 * n as u32, 2048);
         let mut gro = Gro::new(GroConfig::default());

@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use xdpkt::gro::testkit::SegSpec;
+use xdpkt::gro::testkit::interleaved_flows;
 use xdpkt::gro::{coalesce, Gro, GroConfig};
 use xdpkt::{Batch, FramePool};
 
@@ -38,32 +38,6 @@ static GLOBAL: Counting = Counting;
 const FLOWS: u16 = 64;
 const SEGS: usize = 4;
 
-fn template(v6: bool) -> Vec<Vec<u8>> {
-    let mut flows: Vec<SegSpec> = (0..FLOWS)
-        .map(|k| {
-            let base = if v6 {
-                SegSpec::tcp6(0, 1448)
-            } else {
-                SegSpec::tcp4(0, 1448)
-            };
-            SegSpec {
-                src_port: 10000 + k,
-                ..base
-            }
-        })
-        .collect();
-    let mut frames = Vec::new();
-    for i in 0..SEGS {
-        for f in flows.iter_mut() {
-            if i > 0 {
-                *f = f.next(1448);
-            }
-            frames.push(f.build());
-        }
-    }
-    frames
-}
-
 #[test]
 fn steady_state_coalesce_does_not_allocate() {
     // The counter sees allocations at all (the test can fail).
@@ -71,7 +45,7 @@ fn steady_state_coalesce_does_not_allocate() {
     let v = std::hint::black_box(vec![1u8; 16]);
     assert!(ALLOCS.load(Ordering::Relaxed) > probe && v.len() == 16);
     for v6 in [false, true] {
-        let frames = template(v6);
+        let frames = interleaved_flows(FLOWS, SEGS, 1448, v6);
         let n = frames.len();
         let mut pool = FramePool::heap(2 * n as u32, 2048);
         let mut gro = Gro::new(GroConfig::default());

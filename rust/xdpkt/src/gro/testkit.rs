@@ -253,6 +253,35 @@ fn l4_pseudo(f: &[u8], l3: usize, v6: bool, proto: u8, l4_len: u32) -> u32 {
     }
 }
 
+/// `flows` TCP flows (source ports 10000..) of `segs` in-order segments of `mss`
+/// payload bytes each, interleaved segment by segment, as one NAPI poll of a busy
+/// receiver sees them: the input of the GRO benchmark and allocation test.
+pub fn interleaved_flows(flows: u16, segs: usize, mss: usize, v6: bool) -> Vec<Vec<u8>> {
+    let mut specs: Vec<SegSpec> = (0..flows)
+        .map(|k| {
+            let base = if v6 {
+                SegSpec::tcp6(0, mss)
+            } else {
+                SegSpec::tcp4(0, mss)
+            };
+            SegSpec {
+                src_port: 10000 + k,
+                ..base
+            }
+        })
+        .collect();
+    let mut frames = Vec::with_capacity(usize::from(flows) * segs);
+    for i in 0..segs {
+        for f in specs.iter_mut() {
+            if i > 0 {
+                *f = f.next(mss);
+            }
+            frames.push(f.build());
+        }
+    }
+    frames
+}
+
 /// Deterministic payload bytes for stream offset `seq` (so concatenations are checkable).
 pub fn pattern(seq: u32, len: usize) -> Vec<u8> {
     (0..len)
