@@ -331,7 +331,20 @@ impl<M: FrameMemory> FramePool<M> {
 
     /// Copies `bytes` into a new packet, chaining frames when it does not fit one.
     /// On exhaustion nothing is kept and the frames taken are returned.
+    #[inline(always)]
     pub fn packet_from(&mut self, bytes: &[u8]) -> Result<Packet, PoolError> {
+        // The common case, one frame, inlined into the caller's refill loop so
+        // the packet is built in place rather than returned through memory.
+        if bytes.len() <= self.frame_capacity() {
+            let f = self.alloc().ok_or(PoolError::Exhausted)?;
+            self.write_frame(&f, bytes);
+            return Ok(Packet::from_frame(f, bytes.len() as u32));
+        }
+        self.packet_from_chain(bytes)
+    }
+
+    #[inline(never)]
+    fn packet_from_chain(&mut self, bytes: &[u8]) -> Result<Packet, PoolError> {
         let cap = self.frame_capacity();
         let first = self.alloc().ok_or(PoolError::Exhausted)?;
         let n = bytes.len().min(cap);
@@ -351,6 +364,7 @@ impl<M: FrameMemory> FramePool<M> {
         Ok(pkt)
     }
 
+    #[inline]
     fn write_frame(&mut self, f: &Frame, bytes: &[u8]) {
         let off = self.headroom as usize;
         self.mem.frame_mut(f.0)[off..off + bytes.len()].copy_from_slice(bytes);
