@@ -652,8 +652,7 @@ fn build_segment<M: FrameMemory>(
             }
             let n = dst_left.min(cur.left);
             let mem = pool.memory_mut();
-            mem.copy_between(cur.idx, cur.off, dst_idx, dst_off, n);
-            let s = checksum::sum(&mem.frame(dst_idx)[dst_off..dst_off + n], 0);
+            let s = mem.copy_sum_between(cur.idx, cur.off, dst_idx, dst_off, n);
             // A piece that starts at an odd payload offset sums byte-swapped (RFC 1071 §2B).
             psum = checksum::add(psum, if done % 2 == 1 { checksum::swap(s) } else { s });
             done += n;

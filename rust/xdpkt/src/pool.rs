@@ -12,6 +12,7 @@
 //! mmap'd UMEM (implemented in `xsk`, the only place that may use `unsafe`).
 
 use crate::packet::Packet;
+use crate::wire::checksum;
 
 /// Sentinel for "no next frame".
 pub(crate) const NIL: u32 = u32::MAX;
@@ -43,6 +44,21 @@ pub trait FrameMemory {
             self.frame_mut(dst)[dst_off + done..dst_off + done + n].copy_from_slice(&bounce[..n]);
             done += n;
         }
+    }
+
+    /// `copy_between`, returning the ones'-complement partial sum of the bytes
+    /// copied (`checksum::sum(copied, 0)`). Memories that are one region
+    /// override it with a fused loop that reads each byte once.
+    fn copy_sum_between(
+        &mut self,
+        src: u32,
+        src_off: usize,
+        dst: u32,
+        dst_off: usize,
+        len: usize,
+    ) -> u32 {
+        self.copy_between(src, src_off, dst, dst_off, len);
+        checksum::sum(&self.frame(dst)[dst_off..dst_off + len], 0)
     }
 }
 
@@ -93,6 +109,52 @@ impl FrameMemory for HeapMemory {
         let s = src as usize * fs + src_off;
         self.bytes
             .copy_within(s..s + len, dst as usize * fs + dst_off);
+    }
+    fn copy_sum_between(
+        &mut self,
+        src: u32,
+        src_off: usize,
+        dst: u32,
+        dst_off: usize,
+        len: usize,
+    ) -> u32 {
+        let fs = self.frame_size;
+        // Same contract as `copy_between`: a range leaving its frame panics.
+        assert!(
+            src < self.count && dst < self.count && src_off + len <= fs && dst_off + len <= fs,
+            "copy leaves its frame"
+        );
+        let (s, d) = (src as usize * fs + src_off, dst as usize * fs + dst_off);
+        match split_ranges(&mut self.bytes, s, d, len) {
+            Some((from, to)) => checksum::copy_sum(to, from),
+            None => {
+                self.copy_between(src, src_off, dst, dst_off, len);
+                checksum::sum(&self.bytes[d..d + len], 0)
+            }
+        }
+    }
+}
+
+/// Disjoint views of `region[src..src + len]` and `region[dst..dst + len]`;
+/// `None` when the ranges overlap or leave the region.
+pub(crate) fn split_ranges(
+    region: &mut [u8],
+    src: usize,
+    dst: usize,
+    len: usize,
+) -> Option<(&[u8], &mut [u8])> {
+    let (s_end, d_end) = (src.checked_add(len)?, dst.checked_add(len)?);
+    if s_end > region.len() || d_end > region.len() {
+        return None;
+    }
+    if s_end <= dst {
+        let (a, b) = region.split_at_mut(dst);
+        Some((&a[src..s_end], &mut b[..len]))
+    } else if d_end <= src {
+        let (a, b) = region.split_at_mut(src);
+        Some((&b[..len], &mut a[dst..d_end]))
+    } else {
+        None
     }
 }
 
@@ -607,6 +669,47 @@ mod tests {
         }
         m.copy_between(0, 3, 1, 1, 1500);
         assert_eq!(&m.frame(1)[1..1501], &m.frame(0)[3..1503]);
+    }
+
+    #[test]
+    fn copy_sum_between_fused_and_provided_agree() {
+        let mut heap = HeapMemory::new(3, 2048);
+        for (i, b) in heap.frame_mut(0).iter_mut().enumerate() {
+            *b = (i * 31 + 7) as u8;
+        }
+        for (src_off, dst_off, len) in [(0, 0, 0), (3, 1, 1500), (64, 128, 1448), (1, 0, 2047)] {
+            let want = checksum::sum(&heap.frame(0)[src_off..src_off + len], 0);
+            let got = heap.copy_sum_between(0, src_off, 2, dst_off, len);
+            assert_eq!(
+                checksum::fold(got),
+                checksum::fold(want),
+                "{src_off} {dst_off} {len}"
+            );
+            assert_eq!(
+                &heap.frame(2)[dst_off..dst_off + len],
+                &heap.frame(0)[src_off..src_off + len]
+            );
+        }
+        // Overlapping ranges inside one frame: copied like `copy_within`, then summed.
+        let before = heap.frame(0)[10..1010].to_vec();
+        let got = heap.copy_sum_between(0, 10, 0, 20, 1000);
+        assert_eq!(&heap.frame(0)[20..1020], &before[..]);
+        assert_eq!(
+            checksum::fold(got),
+            checksum::fold(checksum::sum(&before, 0))
+        );
+        assert_eq!(split_ranges(&mut [0u8; 8], 0, 4, 5), None);
+        assert_eq!(split_ranges(&mut [0u8; 8], 4, 0, 5), None);
+        assert_eq!(
+            split_ranges(&mut [0u8; 8], 0, 4, 4).map(|(a, b)| (a.len(), b.len())),
+            Some((4, 4))
+        );
+        assert_eq!(split_ranges(&mut [0u8; 8], usize::MAX, 0, 2), None);
+        // A range crossing into the next frame is refused, not copied.
+        let crossed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            heap.copy_sum_between(0, 0, 1, 1, 2048)
+        }));
+        assert!(crossed.is_err());
     }
 
     #[test]

@@ -6,43 +6,65 @@
 //! at an odd offset of the final packet must be byte-swapped before it is
 //! combined (`swap`), as RFC 1071 §2(B) explains.
 
-/// Ones'-complement sum of `data` added to `initial`, unfolded.
-///
-/// The bytes are read as big-endian 16-bit words; an odd trailing byte is
-/// padded with a zero byte on the right.
-#[inline]
-pub fn sum(data: &[u8], initial: u32) -> u32 {
-    // RFC 1071 §2(B): the ones'-complement sum is byte-order independent, so
-    // words are added in native order (no per-word byte swap) and the 16-bit
-    // result is swapped once at the end.
-    //
-    // Bulk: 64-byte blocks read as 16 u32 lanes, each lane's low and high
-    // 16-bit halves summed into u32 accumulators. No carries to track, and a
-    // shape LLVM turns into plain vector adds (2-3x the scalar rate with
-    // AVX2/AVX-512). A lane takes at most 65,535 adds of < 2^16 before its
-    // sum could overflow, so blocks are summed in runs of at most that many.
-    const LANES: usize = 16;
-    const BLOCK: usize = 4 * LANES;
-    const RUN: usize = 0xffff * BLOCK;
+// Bulk summing: 64-byte blocks read as 16 u32 lanes, each lane's low and high
+// 16-bit halves added to that lane's u32 accumulator. No carries to track,
+// and a shape LLVM turns into plain vector and/shift/add (2-3x the scalar
+// rate with AVX2/AVX-512). A lane takes at most 32,767 adds of < 2^17 before
+// its sum could overflow, so blocks are summed in runs of at most that many.
+//
+// RFC 1071 §2(B): the ones'-complement sum is byte-order independent, so
+// words are added in native order (no per-word byte swap) and the 16-bit
+// result is swapped once at the end (`tail`).
+const LANES: usize = 16;
+const BLOCK: usize = 4 * LANES;
+const RUN: usize = 0x7fff * BLOCK;
+
+/// Lane sums of whole 64-byte blocks (`data.len()` a multiple of 64).
+#[inline(always)]
+fn lanes(data: &[u8], copy_to: Option<&mut [u8]>) -> u64 {
+    debug_assert_eq!(data.len() % BLOCK, 0);
     let mut wide = 0u64;
-    let mut data = data;
-    while data.len() >= BLOCK {
-        let (run, rest) = data.split_at((data.len() - data.len() % BLOCK).min(RUN));
-        data = rest;
-        let (mut lo, mut hi) = ([0u32; LANES], [0u32; LANES]);
-        for block in run.chunks_exact(BLOCK) {
+    let mut dst = copy_to;
+    for (r, run) in data.chunks(RUN).enumerate() {
+        let mut acc = [0u32; LANES];
+        let mut add = |block: &[u8; BLOCK]| {
             for (i, w) in block.chunks_exact(4).enumerate() {
                 let x = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
-                lo[i] += x & 0xffff;
-                hi[i] += x >> 16;
+                acc[i] += (x & 0xffff) + (x >> 16);
+            }
+        };
+        match dst.as_deref_mut() {
+            None => {
+                for block in run.chunks_exact(BLOCK) {
+                    add(block.try_into().unwrap_or(&[0; BLOCK]));
+                }
+            }
+            Some(d) => {
+                // Fused copy: each block is loaded once, stored, and summed
+                // from the registers it was loaded into.
+                let d = &mut d[r * RUN..r * RUN + run.len()];
+                for (out, block) in d.chunks_exact_mut(BLOCK).zip(run.chunks_exact(BLOCK)) {
+                    let b: [u8; BLOCK] = block.try_into().unwrap_or([0; BLOCK]);
+                    out.copy_from_slice(&b);
+                    add(&b);
+                }
             }
         }
-        for i in 0..LANES {
-            wide += u64::from(lo[i]) + u64::from(hi[i]);
+        for a in acc {
+            wide += u64::from(a);
         }
     }
-    // The < 64-byte tail: two 64-bit add-with-carry chains over 16-byte
-    // blocks; carries are counted apart.
+    // Each run adds < 16 * 2^32, so `wide` cannot overflow for any slice
+    // that fits in memory; folded it is < 2^33.
+    (wide & 0xffff_ffff) + (wide >> 32)
+}
+
+/// The sum of the < 64 trailing bytes on top of `wide` (< 2^33) and
+/// `initial`, swapped back to network order and kept small.
+#[inline(always)]
+fn tail(wide: u64, data: &[u8], initial: u32) -> u32 {
+    // Two 64-bit add-with-carry chains over 16-byte blocks; carries are
+    // counted apart.
     let (mut a, mut b, mut carries) = (0u64, 0u64, 0u64);
     let mut blocks = data.chunks_exact(16);
     for c in &mut blocks {
@@ -55,9 +77,6 @@ pub fn sum(data: &[u8], initial: u32) -> u32 {
         b = s;
         carries += u64::from(o);
     }
-    // Each run adds < 32 * 2^32 to `wide`, so it cannot overflow for any
-    // slice that fits in memory; folded, it is < 2^33 like the other terms.
-    wide = (wide & 0xffff_ffff) + (wide >> 32);
     // Fold to a u64 of 32-bit halves (no overflow: each term < 2^33).
     let mut acc = (a & 0xffff_ffff) + (a >> 32) + (b & 0xffff_ffff) + (b >> 32) + carries + wide;
     let mut words = blocks.remainder().chunks_exact(4);
@@ -88,6 +107,30 @@ pub fn sum(data: &[u8], initial: u32) -> u32 {
     // Keep the partial sum small so callers can keep adding u16s safely.
     s = (s & 0xffff_ffff) + (s >> 32);
     ((s & 0xffff) + (s >> 16)) as u32
+}
+
+/// Ones'-complement sum of `data` added to `initial`, unfolded.
+///
+/// The bytes are read as big-endian 16-bit words; an odd trailing byte is
+/// padded with a zero byte on the right.
+#[inline]
+pub fn sum(data: &[u8], initial: u32) -> u32 {
+    let (bulk, rest) = data.split_at(data.len() - data.len() % BLOCK);
+    tail(lanes(bulk, None), rest, initial)
+}
+
+/// Copies `src` into `dst[..src.len()]` and returns `sum(src, 0)`, reading
+/// each byte once (GSO's payload copy; ~25 % cheaper than a copy and a sum).
+/// Panics if `dst` is shorter than `src`, like `copy_from_slice`.
+#[inline]
+pub fn copy_sum(dst: &mut [u8], src: &[u8]) -> u32 {
+    let dst = &mut dst[..src.len()];
+    let cut = src.len() - src.len() % BLOCK;
+    let (bulk, rest) = src.split_at(cut);
+    let (dbulk, drest) = dst.split_at_mut(cut);
+    let wide = lanes(bulk, Some(dbulk));
+    drest.copy_from_slice(rest);
+    tail(wide, rest, 0)
 }
 
 /// Fold a partial sum to 16 bits (not complemented).
@@ -197,10 +240,34 @@ mod tests {
             fold(sum(&ones, 0xffff)),
             fold(u32::from(naive(&ones)) + 0xffff)
         );
-        // Longer than one run of lane sums (65,535 blocks of 64 bytes): the
+        // Longer than one run of lane sums (32,767 blocks of 64 bytes): the
         // lane accumulators are flushed before any could overflow.
-        let big = vec![0xffu8; 0xffff * 64 * 2 + 77];
+        let big = vec![0xffu8; 0x7fff * 64 * 3 + 77];
         assert_eq!(fold(sum(&big, 0)), naive(&big));
+        let mut copy = vec![0u8; big.len() + 1];
+        assert_eq!(fold(copy_sum(&mut copy, &big)), naive(&big));
+        assert_eq!(&copy[..big.len()], &big[..]);
+        assert_eq!(copy[big.len()], 0);
+    }
+
+    #[test]
+    fn copy_sum_every_length_and_alignment() {
+        let buf: Vec<u8> = (0..400u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect();
+        for off in 0..4 {
+            for n in 0..(buf.len() - off) {
+                let src = &buf[off..off + n];
+                let mut dst = vec![0xa5u8; n + 3];
+                assert_eq!(
+                    fold(copy_sum(&mut dst[1..], src)),
+                    naive(src),
+                    "off {off} len {n}"
+                );
+                assert_eq!(&dst[1..=n], src);
+                assert_eq!((dst[0], dst[n + 1], dst[n + 2]), (0xa5, 0xa5, 0xa5));
+            }
+        }
     }
 
     #[test]

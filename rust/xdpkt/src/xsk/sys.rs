@@ -339,6 +339,27 @@ impl Mmap {
         Some(unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(off), len) })
     }
 
+    /// A readable `len` bytes at `src` and a writable `len` bytes at `dst`, at
+    /// once; `None` when the ranges overlap or either leaves the mapping. Same
+    /// contract as [`Mmap::slice`]: both ranges are in frames user space owns.
+    pub fn pair_mut(&mut self, src: usize, dst: usize, len: usize) -> Option<(&[u8], &mut [u8])> {
+        let (s_end, d_end) = (src.checked_add(len)?, dst.checked_add(len)?);
+        if s_end > self.len || d_end > self.len || (src < d_end && dst < s_end && len > 0) {
+            return None;
+        }
+        let base = self.ptr.as_ptr();
+        // SAFETY: both ranges lie inside the live mapping and do not overlap (checked
+        // above), so the shared and the exclusive slice never alias; `&mut self` keeps
+        // any other reference into the mapping from existing meanwhile, and the kernel
+        // does not access frames user space owns (see `slice`).
+        Some(unsafe {
+            (
+                core::slice::from_raw_parts(base.add(src), len),
+                core::slice::from_raw_parts_mut(base.add(dst), len),
+            )
+        })
+    }
+
     /// Copies `len` bytes from `src` to `dst` (offsets in the mapping; ranges may overlap).
     /// Returns false, copying nothing, when either range leaves the mapping. Same
     /// contract as [`Mmap::slice`]: both ranges are in frames user space owns.
