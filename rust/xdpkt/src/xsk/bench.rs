@@ -183,12 +183,19 @@ pub fn l2fwd(
             // "room again", so sleep briefly rather than burn the CPU the peer may need.
             std::thread::sleep(Duration::from_micros(50));
         }
-        // Nothing to read: push out what waits on the TX ring(s), then sleep in poll().
+        // Nothing to read: while frames are in flight, kick TX (as xdpsock does,
+        // even with no descriptor waiting: measured +10-15 % on veth), then sleep
+        // in poll().
         let mut out = a.tx_outstanding()?;
-        a.kick_tx()?;
+        if out > 0 {
+            a.kick_tx_now()?;
+        }
         if let Some(p) = peer.as_deref_mut() {
-            out += p.tx_outstanding()?;
-            p.kick_tx()?;
+            let o = p.tx_outstanding()?;
+            if o > 0 {
+                p.kick_tx_now()?;
+            }
+            out += o;
         }
         let left = until.saturating_duration_since(now);
         let nap = if out > 0 {
