@@ -292,9 +292,13 @@ struct GroWork<'a> {
 impl Work for GroWork<'_> {
     fn iter(&mut self, t: &mut Tally, check: bool) -> Result<bool, String> {
         for f in self.tpls {
-            let p = self.pool.packet_from(f).map_err(|e| format!("pool: {e}"))?;
-            if self.input.push(p).is_err() {
-                return Err("input batch full".into());
+            match self.pool.packet_from(f) {
+                Ok(p) => {
+                    if self.input.push(p).is_err() {
+                        return Err("input batch full".into());
+                    }
+                }
+                Err(e) => return Err(format!("pool: {e}")),
             }
             t.in_bytes += f.len() as u64;
         }
