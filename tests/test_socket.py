@@ -233,6 +233,43 @@ def test_recv_timeout_and_close_wakes_waiter(veth: Veth) -> None:
     assert len(errors) == 1 and getattr(errors[0], "errno", None) == errno.EBADF
 
 
+def test_close_races_waiters_repeatedly(veth: Veth) -> None:
+    """Close while two threads sit in recv, with traffic arriving, over and over: every
+    waiter wakes with EBADF or returns a batch it can still read, nothing hangs, and the
+    queue can be opened again right after."""
+    frames = [udp_frame(128, i) for i in range(64)]
+    with xdpkt.Socket(veth.if_a, netns=veth.ns_a, frames=256, ring_size=128) as gen:
+        for round_ in range(10):
+            s = xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128)
+            outcomes: list[str] = []
+
+            def waiter() -> None:
+                try:
+                    while True:
+                        with s.recv(16, timeout=None) as b:
+                            _ = [bytes(p) for p in b]
+                except OSError as e:
+                    outcomes.append("EBADF" if e.errno == errno.EBADF else f"errno {e.errno}")
+
+            threads = [threading.Thread(target=waiter) for _ in range(2)]
+            for th in threads:
+                th.start()
+            gen.send(frames[: 8 * (round_ % 4)])
+            time.sleep(0.05)
+            s.close()
+            for th in threads:
+                th.join(5)
+            assert not any(th.is_alive() for th in threads)
+            assert outcomes == ["EBADF", "EBADF"], outcomes
+            with pytest.raises(OSError):
+                s.stats()
+        # Reopening the queue after the last close works (the kernel releases it lazily).
+        with xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128) as again:
+            gen.send(frames[:4])
+            assert recv_n(again, 4) == frames[:4]
+            assert_places(again)
+
+
 def test_closed_socket_raises_everywhere(veth: Veth) -> None:
     s = xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128)
     fd = s.fileno()
@@ -531,6 +568,44 @@ def test_shared_umem_moves_batch_between_ports(two_ports: tuple[Veth, Veth]) -> 
         assert_places(port_b)
         # A Batch can be sent once: sending the consumed one again sends nothing.
         assert port_b.send(batch) == 0
+
+
+def test_port_gone_before_send_returns_the_batch_frames(two_ports: tuple[Veth, Veth]) -> None:
+    """Port B's interface vanishes while port A holds a received Batch meant for it: the
+    send raises (ENXIO), port B is closed, and the Batch's frames go back to the shared
+    UMEM; port A keeps working and its frame places still add up."""
+    p1, p2 = two_ports
+    frames = [udp_frame(200, i) for i in range(32)]
+    with (
+        xdpkt.Socket(p1.if_a, netns=p1.ns_a, frames=256, ring_size=128) as gen_a,
+        xdpkt.Socket(p1.if_b, netns=p1.ns_b, frames=512, ring_size=128) as port_a,
+    ):
+        port_b = xdpkt.Socket(p2.if_b, netns=p1.ns_b, shared_umem=port_a)
+        assert gen_a.send(frames) == len(frames)
+        held: list[xdpkt.Batch] = []
+        got = 0
+        end = time.monotonic() + 5
+        while got < len(frames) and time.monotonic() < end:
+            b = port_a.recv(64, timeout=0.2)
+            got += len(b)
+            held.append(b)
+        assert got == len(frames)
+        assert port_a.stats()["frames_user"] == got
+        Veth._ip("-n", p2.ns_a, "link", "del", p2.if_a)  # takes port B's end with it
+        with pytest.raises(OSError) as ei:
+            for b in held:
+                port_b.send(b)
+        assert ei.value.errno == errno.ENXIO
+        assert port_b.closed
+        for b in held:
+            b.close()  # frames of batches never handed to send go back too
+        st = port_a.stats()
+        assert st["frames_user"] == 0 and st["frames_tx"] == 0, st
+        assert_places(port_a)
+        # Port A is unaffected: traffic still flows.
+        assert gen_a.send(frames[:4]) == 4
+        assert recv_n(port_a, 4) == frames[:4]
+        assert_places(port_a)
 
 
 def test_shared_umem_needs_an_open_socket(veth: Veth) -> None:
