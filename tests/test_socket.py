@@ -243,7 +243,7 @@ def test_close_races_waiters_repeatedly(veth: Veth) -> None:
             s = xdpkt.Socket(veth.if_b, netns=veth.ns_b, frames=256, ring_size=128)
             outcomes: list[str] = []
 
-            def waiter() -> None:
+            def waiter(s: xdpkt.Socket, outcomes: list[str]) -> None:
                 try:
                     while True:
                         with s.recv(16, timeout=None) as b:
@@ -251,7 +251,7 @@ def test_close_races_waiters_repeatedly(veth: Veth) -> None:
                 except OSError as e:
                     outcomes.append("EBADF" if e.errno == errno.EBADF else f"errno {e.errno}")
 
-            threads = [threading.Thread(target=waiter) for _ in range(2)]
+            threads = [threading.Thread(target=waiter, args=(s, outcomes)) for _ in range(2)]
             for th in threads:
                 th.start()
             gen.send(frames[: 8 * (round_ % 4)])
