@@ -72,9 +72,12 @@ fn cpu_s() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
-/// Frame size of the pool: an AF_XDP UMEM's usual 2048-byte chunk would not
-/// hold a 1534-byte IPv6 segment plus headroom, so 4096 (also a UMEM size).
-const FRAME_SIZE: usize = 4096;
+/// Frame sizes of the pool, the two AF_XDP UMEM chunk sizes, chosen like the
+/// peer's buffers: GRO takes wire-size frames, and DPDK's mbufs hold 2048 data
+/// bytes (+128 headroom), so 2048; GSO's 64 KB input is one contiguous 64 KB
+/// mbuf on the DPDK side, so the larger chunk (fewer pieces per segment).
+const GRO_FRAME_SIZE: usize = 2048;
+const GSO_FRAME_SIZE: usize = 4096;
 
 #[derive(Default, Clone, Copy)]
 struct Tally {
@@ -361,11 +364,16 @@ impl Work for GsoWork<'_> {
 
 fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
     let max_len = tpls.iter().map(Vec::len).max().unwrap_or(0);
-    let frames_per_tpl = max_len.div_ceil(FRAME_SIZE - 256) as u32 + 1;
     let is_gro = o.mode == "gro";
+    let frame_size = if is_gro {
+        GRO_FRAME_SIZE
+    } else {
+        GSO_FRAME_SIZE
+    };
+    let frames_per_tpl = max_len.div_ceil(frame_size - 256) as u32 + 1;
     let mut work: Box<dyn Work> = if is_gro {
         let n = tpls.len();
-        let pool = FramePool::heap((n as u32) * frames_per_tpl * 2 + 256, FRAME_SIZE);
+        let pool = FramePool::heap((n as u32) * frames_per_tpl * 2 + 256, frame_size);
         let cfg = GroConfig {
             max_flows: 64,
             ..GroConfig::default()
@@ -380,7 +388,7 @@ fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
         })
     } else {
         // one super-frame in, up to 128 segments out (USO's maximum), each in its own frame(s)
-        let pool = FramePool::heap(frames_per_tpl * 4 + 1024, FRAME_SIZE);
+        let pool = FramePool::heap(frames_per_tpl * 4 + 1024, frame_size);
         Box::new(GsoWork {
             tpls,
             next: 0,
