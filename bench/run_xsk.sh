@@ -6,6 +6,7 @@
 #   sudo bench/run_xsk.sh [--seconds S] [--reps N] [--size B] [--batch N]
 #                         [--modes "rxdrop txonly l2fwd"] [--napi threaded|softirq]
 #                         [--impls "libxdp afpacket xdpkt python"] [--no-default] [--no-rt]
+#                         [--no-two-port]
 #                         [--out FILE.json]   (default bench/results/xsk.json, chart bench/xsk.png)
 #
 # Topology: namespace xdpkt-bench-<pid>-gen holds the generator side (xkg<pid>,
@@ -36,6 +37,11 @@
 #           drops what its peer's ring cannot take after the sender counted it.
 #   l2fwd:  packets that came back to the generator-side veth (receiving side);
 #           the forwarder's own count beside it.
+#   twoport l2fwd (xdpkt only; no peer has it): `xdpkt bench l2fwd xkd<pid> --peer
+#           xkd<pid>b`, two sockets on one shared UMEM; what arrives on the first
+#           port leaves on the second (no copy) and is counted where it arrives,
+#           on xkg<pid>b in the generator namespace. Run when l2fwd and xdpkt are
+#           both selected; --no-two-port skips it.
 # The pinned runs' generator and DUT processes run SCHED_FIFO (chrt -f 10) so other
 # work on a shared machine cannot preempt them (each run is bounded in time; the
 # kernel's RT throttling still leaves others 5%); --no-rt runs them SCHED_OTHER.
@@ -64,6 +70,7 @@ MODES="rxdrop txonly l2fwd"
 IMPLS="libxdp afpacket xdpkt python"
 NAPI=threaded
 DEFAULT_RUN=1
+TWO_PORT=1
 RT=1
 CUR_RT=0
 OUT=$HERE/results/xsk.json
@@ -71,7 +78,7 @@ PNG=$HERE/xsk.png
 GEN_CPU=0
 DUT_CPU=1
 
-usage() { sed -n '2,12p' "$0" >&2; exit 2; }
+usage() { sed -n '2,13p' "$0" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --seconds) SECS=$2; shift 2 ;;
@@ -82,6 +89,7 @@ while [[ $# -gt 0 ]]; do
         --impls) IMPLS=$2; shift 2 ;;
         --napi) NAPI=$2; shift 2 ;;
         --no-default) DEFAULT_RUN=0; shift ;;
+        --no-two-port) TWO_PORT=0; shift ;;
         --no-rt) RT=0; shift ;;
         --out) OUT=$2; PNG=${OUT%.json}.png; shift 2 ;;
         -h|--help) usage ;;
@@ -104,8 +112,14 @@ NS_GEN=xdpkt-bench-$$-gen
 NS_DUT=xdpkt-bench-$$-dut
 IF_GEN=xkg$$
 IF_DUT=xkd$$
+# The second port of the two-port l2fwd: names share the first port's prefix, so
+# pin_napi's patterns (napi/xkd<pid>*, napi/xkg<pid>*) place its NAPI kthreads too.
+IF_GEN2=xkg$$b
+IF_DUT2=xkd$$b
 MAC_GEN=02:00:00:00:00:01
 MAC_DUT=02:00:00:00:00:02
+MAC_GEN2=02:00:00:00:00:03
+MAC_DUT2=02:00:00:00:00:04
 TRAFFIC_DST_IP=198.19.255.1
 TMP=$(mktemp -d /tmp/xdpkt-bench-$$.XXXXXX)
 RAW=$TMP/raw.jsonl
@@ -219,14 +233,23 @@ setup_net() {
     # into the veth by XDP are dropped instead of delivered.
     ip netns exec "$NS_GEN" ethtool -K "$IF_GEN" gro on
     ip netns exec "$NS_DUT" ethtool -K "$IF_DUT" gro on
+    ip link add "$IF_GEN2" netns "$NS_GEN" address $MAC_GEN2 mtu 1500 type veth \
+        peer name "$IF_DUT2" netns "$NS_DUT" address $MAC_DUT2 mtu 1500
+    ip -n "$NS_GEN" addr add 198.18.1.1/24 dev "$IF_GEN2"
+    ip -n "$NS_DUT" addr add 198.18.1.2/24 dev "$IF_DUT2"
+    ip -n "$NS_GEN" link set "$IF_GEN2" up
+    ip -n "$NS_DUT" link set "$IF_DUT2" up
+    ip netns exec "$NS_GEN" ethtool -K "$IF_GEN2" gro on
+    ip netns exec "$NS_DUT" ethtool -K "$IF_DUT2" gro on
     set_napi "$NAPI"
 }
 
 set_napi() {
     local v=0
     [[ $1 == threaded ]] && v=1
-    ip netns exec "$NS_GEN" sh -c "echo $v > /sys/class/net/$IF_GEN/threaded"
-    ip netns exec "$NS_DUT" sh -c "echo $v > /sys/class/net/$IF_DUT/threaded"
+    local i
+    for i in "$IF_GEN" "$IF_GEN2"; do ip netns exec "$NS_GEN" sh -c "echo $v > /sys/class/net/$i/threaded"; done
+    for i in "$IF_DUT" "$IF_DUT2"; do ip netns exec "$NS_DUT" sh -c "echo $v > /sys/class/net/$i/threaded"; done
 }
 
 # Pin each veth's NAPI kthread (comm "napi/<ifname>-<id>", cut to 15 characters) to
@@ -279,7 +302,13 @@ dut_cmd() {
     case $impl in
         libxdp) DUT_CMD=("$BUILD/xsk_ref" "$mode" "$IF_DUT" "${common[@]}" "${addr[@]}" --prog own "$@") ;;
         afpacket) DUT_CMD=("$BUILD/afpacket_ref" "$mode" "$IF_DUT" "${common[@]}" "${addr[@]}" "$@") ;;
-        xdpkt) DUT_CMD=("${XDPKT_CMD[@]}" bench "$mode" "$IF_DUT" "${common[@]}" --json "$@") ;;
+        xdpkt)
+            if [[ $mode == l2fwd2 ]]; then
+                DUT_CMD=("${XDPKT_CMD[@]}" bench l2fwd "$IF_DUT" --peer "$IF_DUT2" "${common[@]}" --json "$@")
+            else
+                DUT_CMD=("${XDPKT_CMD[@]}" bench "$mode" "$IF_DUT" "${common[@]}" --json "$@")
+            fi
+            ;;
         python) DUT_CMD=("$XDPKT_PY" "$HERE/xsk_pyloop.py" "$IF_DUT" --seconds "$SECS" --max-packets 256) ;;
     esac
 }
@@ -380,6 +409,21 @@ run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA ARGS...]
             stop_pid "$gen"
             record "$scen" "$mode" "$impl" "$rep" "$d.sink" "$d.dut" "$d.gen"
             ;;
+        l2fwd2)
+            # In on the first port, out on the second: counted where it arrives (IF_GEN2).
+            start_bg "$d.sink" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" sink "$IF_GEN2" --seconds $((SECS - 2)) --delay 1.2
+            local sink=$LAST_PID
+            start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
+            local dut=$LAST_PID
+            wait_xdp_attached || true
+            pin_napi
+            start_bg "$d.gen" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" gen "$IF_GEN" --seconds $((SECS + 5)) "${GEN_ARGS[@]}"
+            local gen=$LAST_PID
+            wait_pid "$dut" || true
+            wait_pid "$sink" || true
+            stop_pid "$gen"
+            record "$scen" l2fwd "$impl" "$rep" "$d.sink" "$d.dut" "$d.gen"
+            ;;
     esac
     sleep 0.3 # the kernel releases the queue and the XDP program asynchronously
 }
@@ -424,6 +468,13 @@ for mode in $MODES; do
         done
     done
 done
+
+if [[ $TWO_PORT -eq 1 && " $MODES " == *" l2fwd "* && " $IMPLS " == *" xdpkt "* ]] && impl_available xdpkt; then
+    log "two-port l2fwd: xdpkt bench l2fwd $IF_DUT --peer $IF_DUT2 (shared UMEM)"
+    for rep in $(seq "$REPS"); do
+        run_one twoport l2fwd2 xdpkt "$rep" "$GEN_CPU" "$DUT_CPU"
+    done
+fi
 
 if [[ $DEFAULT_RUN -eq 1 && " $MODES " == *" rxdrop "* ]]; then
     # Default behaviour on 2 cores: nothing pinned apart. Generator, receiver and

@@ -21,6 +21,8 @@ METRIC = {
     "gen": "arrived at an XDP_DROP counter on the DUT veth",
 }
 SECONDARY = {"txonly": "sender's own count", "l2fwd": "forwarder's own count"}
+# Scenario-specific metrics (the two-port forwarder counts where frames leave).
+SCENARIO_METRIC = {("twoport", "l2fwd"): "crossed to the second port, counted at its generator-side veth"}
 ORDER = ["libxdp", "afpacket", "xdpkt", "python", "xdp_gen"]
 
 
@@ -54,7 +56,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "mpps_all": prim,
                 "secondary_mpps": median(sec),
                 "generator_mpps": median(gen),
-                "metric": METRIC.get(mode, ""),
+                "metric": SCENARIO_METRIC.get((scen, mode), METRIC.get(mode, "")),
             }
         )
     # ratios within each (scenario, mode)
