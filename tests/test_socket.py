@@ -450,6 +450,45 @@ def test_interface_gone_is_reported(veth: Veth) -> None:
     assert s.closed
 
 
+_MEMLOCK_CHILD = """
+import resource, sys, xdpkt
+try:
+    s = xdpkt.Socket(sys.argv[1], netns=sys.argv[2], frames=256, frame_size=4096, ring_size=128)
+except OSError as e:
+    print("ERR", e.errno, e.strerror)
+else:
+    soft = resource.getrlimit(resource.RLIMIT_MEMLOCK)[0]
+    print("OK", "unlimited" if soft == resource.RLIM_INFINITY else soft)
+    s.close()
+"""
+
+
+@pytest.mark.parametrize(
+    ("limits", "want"),
+    [
+        # Soft limit too low, hard limit high enough: raised to the hard limit for us.
+        # (8 MiB: this container cannot raise a hard limit above that, even as root.)
+        ("65536:8388608", "OK 8388608"),
+        ("65536:65536", "ERR"),  # nothing we may do: a named error with the amounts
+    ],
+)
+def test_memlock_limit_without_cap_ipc_lock(veth: Veth, limits: str, want: str) -> None:
+    """Without CAP_IPC_LOCK the kernel charges the UMEM (1 MiB here) to RLIMIT_MEMLOCK."""
+    import sys
+
+    cmd = ["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"]
+    cmd += ["prlimit", f"--memlock={limits}", sys.executable, "-c", _MEMLOCK_CHILD, veth.if_b, veth.ns_b]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.strip()
+    if want == "ERR":
+        assert line.startswith(f"ERR {errno.ENOBUFS} ")
+        assert "RLIMIT_MEMLOCK is 65536 bytes but the UMEM needs 1048576 " in line, line
+    else:
+        assert line == want, (line, out.stderr)
+    assert not veth.has_xdp(veth.ns_b, veth.if_b)  # nothing left behind either way
+
+
 def test_program_detached_after_sigkill(veth: Veth) -> None:
     import signal
     import sys

@@ -158,7 +158,7 @@ impl fmt::Display for Error {
             ),
             Error::Memlock { needed, limit } => write!(
                 f,
-                "RLIMIT_MEMLOCK is {limit} bytes but the UMEM needs {needed}; raise it (ulimit -l) or grant CAP_IPC_LOCK"
+                "RLIMIT_MEMLOCK is {limit} bytes but the UMEM needs {needed} (on top of this user's other UMEMs); raise it (ulimit -l) or grant CAP_IPC_LOCK"
             ),
             Error::NoSuchInterface { ifname } => write!(f, "no interface named {ifname:?} in this network namespace"),
             Error::NoSuchQueue { ifname, queue, queues } => {

@@ -334,7 +334,9 @@ fn perm_or_os(op: &'static str, cap: &'static str, e: i32) -> Error {
 }
 
 /// Makes sure RLIMIT_MEMLOCK admits `needed` bytes (the kernel charges the UMEM to it
-/// unless we have CAP_IPC_LOCK); raises the soft limit when the hard one allows.
+/// unless we have CAP_IPC_LOCK); raises the soft limit when the hard one allows. The
+/// kernel counts all of this user's UMEMs together, so registration can still fail
+/// with ENOBUFS; that is reported as the same `Memlock` error.
 fn ensure_memlock(needed: u64) -> Result<(), Error> {
     if sys::has_capability(sys::CAP_IPC_LOCK) {
         return Ok(());
@@ -486,7 +488,9 @@ impl XskSocket {
             (s.pool.memory().len() as u64, s.pool.frame_size() as u32)
         };
         if owner {
-            ensure_memlock(umem_len + 4 * 65536 * 16)?;
+            // The kernel charges exactly the UMEM's pages (xdp_umem_account_pages;
+            // the rings are not counted against RLIMIT_MEMLOCK).
+            ensure_memlock(umem_len)?;
         }
         // The XDP program (or the user's XSKMAP).
         let prog = match &cfg.xskmap {
@@ -878,9 +882,10 @@ impl XskSocket {
     /// must share this socket's UMEM ([`XskSocket::open_shared`]). `edit` sees each
     /// frame's packet bytes first (e.g. to swap MAC addresses). The frames never pass
     /// through the pool on the way: *fill* → *tx*. Completions are reaped from `dst`
-    /// straight onto `dst`'s fill ring (the pool takes what does not fit) and this
-    /// socket's fill ring is topped up from the pool,
-    /// without waiting for anything; `dst` is kicked only when the kernel needs it.
+    /// straight onto `dst`'s fill ring (the pool takes what does not fit), keeping the
+    /// frames in the order the kernel takes them; this socket's fill ring draws on the
+    /// pool only once it is below a quarter full. Nothing waits; `dst` is kicked only
+    /// when the kernel needs it.
     /// Returns (packets, bytes) forwarded. No allocation. Multi-buffer sockets are
     /// refused (a packet's fragments could be split across calls).
     pub fn forward(
