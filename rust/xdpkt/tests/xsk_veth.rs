@@ -722,6 +722,92 @@ fn users_own_program_and_xskmap() {
     assert!(net.xdp_gone(&net.ns_b, &net.if_b));
 }
 
+/// Child side of `users_pinned_xskmap`: runs in a private mount namespace with a
+/// bpffs at `XDPKT_CHILD_BPFFS`, so the pin (and the mount) vanish with the child.
+#[test]
+#[ignore = "run by users_pinned_xskmap as a child process"]
+fn child_pinned_xskmap() {
+    use std::os::fd::AsRawFd;
+    use xdpkt::xsk::{prog, sys, XskMapSource};
+    let (Ok(ns_a), Ok(if_a), Ok(ns_b), Ok(if_b), Ok(dir)) = (
+        std::env::var("XDPKT_CHILD_NS_A"),
+        std::env::var("XDPKT_CHILD_IF_A"),
+        std::env::var("XDPKT_CHILD_NS"),
+        std::env::var("XDPKT_CHILD_IF"),
+        std::env::var("XDPKT_CHILD_BPFFS"),
+    ) else {
+        return;
+    };
+    let pin = format!("{dir}/user_xsks");
+    // The "user's" setup: an XSKMAP pinned on bpffs and a redirect program using it.
+    let (_prog, link) = in_ns(&ns_b, || {
+        let map = sys::xskmap_create(64, "user_xsks").unwrap();
+        sys::obj_pin(&map, &pin).unwrap();
+        let insns = prog::redirect_program(map.as_raw_fd());
+        let p =
+            sys::prog_load_xdp(&insns, "Dual MIT/GPL", "user_prog", 0, &mut [0u8; 1024]).unwrap();
+        let link =
+            sys::link_create_xdp(&p, sys::if_nametoindex(&if_b), prog::XDP_FLAGS_SKB_MODE).unwrap();
+        (p, link) // the map fd closes here: only the pin and the program hold the map
+    });
+    // A path that is not a pinned object is a clear error, not a crash.
+    let bad = XskConfig {
+        xskmap: Some(XskMapSource::Pinned(format!("{dir}/nothing_here"))),
+        mode: xdpkt::xsk::Mode::Skb,
+        ..cfg()
+    };
+    let e = in_ns(&ns_b, || XskSocket::open(&if_b, 0, &bad)).unwrap_err();
+    assert!(e.to_string().contains("BPF_OBJ_GET"), "{e}");
+    let c = XskConfig {
+        xskmap: Some(XskMapSource::Pinned(pin.clone())),
+        mode: xdpkt::xsk::Mode::Skb,
+        ..cfg()
+    };
+    let mut rx = open(&ns_b, &if_b, 0, &c);
+    assert!(!rx.owns_program());
+    let mut tx = open(&ns_a, &if_a, 0, &cfg());
+    let frames: Vec<_> = (0..10).map(|i| frame(90, i)).collect();
+    send_frames(&mut tx, &frames);
+    assert_eq!(recv_n(&mut rx, 10, Duration::from_secs(3)), frames);
+    assert_places(&mut rx);
+    rx.close();
+    drop(link);
+    println!("PINNED-OK");
+}
+
+#[test]
+fn users_pinned_xskmap() {
+    need_root!();
+    let net = VethNs::new();
+    let dir = std::env::temp_dir().join(format!("xdpkt-bpffs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    // unshare -m: the bpffs mount exists only in the child's private mount namespace.
+    let script = r#"mount -t bpf bpf "$XDPKT_CHILD_BPFFS" && exec "$0" --exact child_pinned_xskmap --ignored --nocapture --test-threads 1"#;
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .arg(exe)
+        .env("XDPKT_CHILD_NS_A", &net.ns_a)
+        .env("XDPKT_CHILD_IF_A", &net.if_a)
+        .env("XDPKT_CHILD_NS", &net.ns_b)
+        .env("XDPKT_CHILD_IF", &net.if_b)
+        .env("XDPKT_CHILD_BPFFS", &dir)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("PINNED-OK"),
+        "child failed: {}\n{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing left: no program on the interface, no bpffs mount in our namespace.
+    assert!(net.xdp_gone(&net.ns_b, &net.if_b));
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(!mounts.contains(dir.to_str().unwrap()));
+}
+
 #[test]
 fn multi_buffer_jumbo_frames_byte_exact() {
     need_root!();

@@ -611,6 +611,7 @@ const BPF_MAP_CREATE: libc::c_int = 0;
 const BPF_MAP_UPDATE_ELEM: libc::c_int = 2;
 const BPF_MAP_DELETE_ELEM: libc::c_int = 3;
 const BPF_PROG_LOAD: libc::c_int = 5;
+const BPF_OBJ_PIN: libc::c_int = 6;
 const BPF_OBJ_GET: libc::c_int = 7;
 const BPF_LINK_CREATE: libc::c_int = 28;
 
@@ -718,6 +719,23 @@ pub fn map_delete_u32(map: &OwnedFd, key: u32) -> Result<(), i32> {
         flags: 0,
     };
     bpf(BPF_MAP_DELETE_ELEM, &mut a).map(|_| ())
+}
+
+/// Pins a BPF object (map or program) at `path` on a bpffs mount.
+pub fn obj_pin(fd: &OwnedFd, path: &str) -> Result<(), i32> {
+    #[repr(C)]
+    struct Attr {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+    }
+    let c = CString::new(path).map_err(|_| libc::EINVAL)?;
+    let mut a = Attr {
+        pathname: c.as_ptr() as u64,
+        bpf_fd: fd.as_raw_fd() as u32,
+        file_flags: 0,
+    };
+    bpf(BPF_OBJ_PIN, &mut a).map(|_| ())
 }
 
 /// Opens a pinned BPF object (`/sys/fs/bpf/...`).
