@@ -285,6 +285,8 @@ def timed(cmd: list[str], lcore: int, env: dict[str, str] | None = None) -> dict
     return {
         "secs": secs,
         "cpu_secs": float(user.group(1)) + float(sys_.group(1)),
+        "user_secs": float(user.group(1)),
+        "sys_secs": float(sys_.group(1)),
         "rss_kb": int(rss.group(1)),
         "stderr_tail": p.stderr.splitlines()[:3],
     }
@@ -326,6 +328,8 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
         for side in ("xdpkt", "dpdk"):
             rec[f"{side}_secs"] = statistics.median(x["secs"] for x in rec[side])
             rec[f"{side}_cpu_secs"] = statistics.median(x["cpu_secs"] for x in rec[side])
+            rec[f"{side}_user_secs"] = statistics.median(x["user_secs"] for x in rec[side])
+            rec[f"{side}_sys_secs"] = statistics.median(x["sys_secs"] for x in rec[side])
             rec[f"{side}_frames_out"] = rec[side][0]["frames_out"]
             rec[f"{side}_rss_kb_big"] = max(x["rss_kb"] for x in rec[side])
         # memory: the same job on a file 10x smaller
@@ -367,6 +371,7 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
         rec["ratio_dpdk"] = rec["dpdk_cpu_secs"] / rec["xdpkt_cpu_secs"]
         rec["ratio_scapy"] = rec["scapy_cpu_secs_extrapolated"] / rec["xdpkt_cpu_secs"]
         rec["ratio_wall_dpdk"] = rec["dpdk_secs"] / rec["xdpkt_secs"]
+        rec["ratio_user_dpdk"] = rec["dpdk_user_secs"] / rec["xdpkt_user_secs"]
         rec["ratio_wall_scapy"] = rec["scapy_secs_extrapolated"] / rec["xdpkt_secs"]
         for p in inputs.values():
             p.unlink()
@@ -424,8 +429,9 @@ def files_table(files: dict[str, Any]) -> list[str]:
         "| job | frames in → out (xdpkt / DPDK / scapy subset) | xdpkt CPU (wall) "
         "| DPDK + libpcap CPU (wall) | scapy CPU, extrapolated | **DPDK / xdpkt** CPU (wall) "
         "| **scapy / xdpkt** CPU (wall) | start-up CPU xdpkt / DPDK / scapy "
-        "| peak RSS xdpkt, 0.1x → 1x file | peak RSS DPDK, 0.1x → 1x |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| peak RSS xdpkt, 0.1x → 1x file | peak RSS DPDK, 0.1x → 1x "
+        "| user / sys CPU xdpkt, DPDK (user ratio) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for mode, r in files.items():
         lines.append(
@@ -439,7 +445,13 @@ def files_table(files: dict[str, Any]) -> list[str]:
             f"| {r['xdpkt_startup_cpu_secs']:.2f} / {r['dpdk_startup_cpu_secs']:.2f} / "
             f"{r['scapy_startup_cpu_secs']:.2f} s "
             f"| {r['xdpkt_rss_kb_small'] / 1024:.0f} → {r['xdpkt_rss_kb_big'] / 1024:.0f} MiB "
-            f"| {r['dpdk_rss_kb_small'] / 1024:.0f} → {r['dpdk_rss_kb_big'] / 1024:.0f} MiB |"
+            f"| {r['dpdk_rss_kb_small'] / 1024:.0f} → {r['dpdk_rss_kb_big'] / 1024:.0f} MiB "
+            + (
+                f"| {r['xdpkt_user_secs']:.2f} / {r['xdpkt_sys_secs']:.2f} s, "
+                f"{r['dpdk_user_secs']:.2f} / {r['dpdk_sys_secs']:.2f} s ({r['ratio_user_dpdk']:.2f}x) |"
+                if "ratio_user_dpdk" in r
+                else "| — |"
+            )
         )
     return lines
 
