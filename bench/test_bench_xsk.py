@@ -27,14 +27,16 @@ sys.path.insert(0, str(BENCH))
 import xsk_report  # noqa: E402  (a script beside this file, not a package)
 
 
-def run(scen: str, mode: str, impl: str, mpps: float | None, gen: float | None = None) -> dict[str, Any]:
+def run(
+    scen: str, mode: str, impl: str, mpps: float | None, gen: float | None = None, rep: int = 1
+) -> dict[str, Any]:
     prim = None if mpps is None else {"impl": impl, "mode": mode, "packets": 1, "seconds": 1, "mpps": mpps}
     g = None if gen is None else {"impl": "xdp_gen", "mode": "gen", "mpps": gen}
     return {
         "scenario": scen,
         "mode": mode,
         "impl": impl,
-        "rep": 1,
+        "rep": rep,
         "primary": prim,
         "secondary": None,
         "generator": g,
@@ -66,6 +68,25 @@ def test_medians_and_ratios() -> None:
     # ratios never cross modes: txonly has no AF_PACKET row
     t = by_impl(xsk_report.summarise(rows), "pinned", "txonly")
     assert t["libxdp"]["vs_afpacket"] is None
+
+
+def test_paired_ratios_use_runs_of_the_same_rep() -> None:
+    # Drift: rep 2 is slow for both sides. Ratio of medians 1.5/2.0 = 0.75; paired 1.2, 1.5, 1.2.
+    rows = [
+        run("pinned", "l2fwd", "libxdp", 2.0, rep=1),
+        run("pinned", "l2fwd", "xdpkt", 2.4, rep=1),
+        run("pinned", "l2fwd", "libxdp", 0.5, rep=2),
+        run("pinned", "l2fwd", "xdpkt", 0.75, rep=2),
+        run("pinned", "l2fwd", "libxdp", 2.5, rep=3),
+        run("pinned", "l2fwd", "xdpkt", 1.0 * 3.0, rep=3),
+        run("pinned", "l2fwd", "afpacket", None, rep=3),  # a failed run pairs with nothing
+    ]
+    s = by_impl(xsk_report.summarise(rows), "pinned", "l2fwd")
+    assert s["xdpkt"]["paired_vs_libxdp_all"] == [1.2, 1.5, 1.2]
+    assert s["xdpkt"]["paired_vs_libxdp"] == 1.2
+    assert s["libxdp"]["paired_vs_libxdp"] is None
+    assert s["xdpkt"]["paired_vs_afpacket"] is None
+    assert "1.20x" in xsk_report.table(xsk_report.summarise(rows))
 
 
 def test_failed_runs_are_counted_not_invented() -> None:

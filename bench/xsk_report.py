@@ -59,8 +59,24 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "metric": SCENARIO_METRIC.get((scen, mode), METRIC.get(mode, "")),
             }
         )
+    # Paired ratios: each rep runs the implementations back to back, so the ratio of
+    # the same rep cancels slow drift of the shared machine; their median is steadier
+    # than the ratio of the medians when single runs swing by 2x.
+    per_rep: dict[tuple[str, str, int], dict[str, float]] = {}
+    for r in rows:
+        v = mpps(r["primary"])
+        if v is not None:
+            per_rep.setdefault((r["scenario"], r["mode"], int(r.get("rep", 1))), {})[r["impl"]] = v
     # ratios within each (scenario, mode)
     for s in out:
+        for ref in ("libxdp", "afpacket"):
+            pairs = [
+                v[s["impl"]] / v[ref]
+                for (scen, mode, _), v in sorted(per_rep.items())
+                if scen == s["scenario"] and mode == s["mode"] and s["impl"] in v and v.get(ref)
+            ]
+            s[f"paired_vs_{ref}"] = median(pairs) if s["impl"] != ref else None
+            s[f"paired_vs_{ref}_all"] = pairs if s["impl"] != ref else []
         peers = {
             o["impl"]: o["mpps"] for o in out if o["scenario"] == s["scenario"] and o["mode"] == s["mode"]
         }
@@ -82,7 +98,7 @@ def fmt(v: float | None, spec: str = "{:.3f}") -> str:
 def table(summary: list[dict[str, Any]]) -> str:
     lines = [
         f"{'scenario':<13}{'mode':<8}{'impl':<10}{'Mpps':>8}{'vs libxdp':>11}{'vs AF_PKT':>11}"
-        f"{'other':>9}{'gen':>8}  runs  metric",
+        f"{'paired':>8}{'other':>9}{'gen':>8}  runs  metric",
     ]
     for s in summary:
         ratio_note = ""
@@ -91,10 +107,15 @@ def table(summary: list[dict[str, Any]]) -> str:
         lines.append(
             f"{s['scenario']:<13}{s['mode']:<8}{s['impl']:<10}{fmt(s['mpps']):>8}"
             f"{fmt(s['vs_libxdp'], '{:.2f}x'):>11}{fmt(s['vs_afpacket'], '{:.2f}x'):>11}"
+            f"{fmt(s.get('paired_vs_libxdp'), '{:.2f}x'):>8}"
             f"{fmt(s['secondary_mpps']):>9}{fmt(s['generator_mpps']):>8}  {s['ok']}/{s['runs']}   "
             f"{s['metric']}{ratio_note}"
         )
-    lines.append("other = " + "; ".join(f"{m}: {d}" for m, d in SECONDARY.items()) + "; gen = generator rate")
+    lines.append(
+        "paired = median over reps of (this run / the libxdp run of the same rep); other = "
+        + "; ".join(f"{m}: {d}" for m, d in SECONDARY.items())
+        + "; gen = generator rate"
+    )
     return "\n".join(lines)
 
 

@@ -294,6 +294,16 @@ mod tests {
         }
 
         #[test]
+        fn copy_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..9000), off in 0usize..64) {
+            let src = &data[off.min(data.len())..];
+            let mut dst = vec![0u8; src.len() + 7];
+            let got = copy_sum(&mut dst[3..], src);
+            prop_assert_eq!(fold(got), naive(src));
+            prop_assert_eq!(&dst[3..3 + src.len()], src);
+            prop_assert_eq!(fold(sum(src, 0)), naive(src));
+        }
+
+        #[test]
         fn split_sum_with_swap(data in proptest::collection::vec(any::<u8>(), 0..300), cut in 0usize..300) {
             let cut = cut.min(data.len());
             let (a, b) = data.split_at(cut);

@@ -119,7 +119,14 @@ pub fn build_udp_frame(buf: &mut [u8], size: usize, seq: u64) -> usize {
 
 /// Runs one benchmark loop until `seconds` pass or `stop` is set.
 pub fn run(cfg: &BenchConfig, stop: &AtomicBool) -> Result<BenchResult, Error> {
-    let mut sock = XskSocket::open(&cfg.ifname, cfg.queue, &cfg.xsk)?;
+    let mut xsk = cfg.xsk.clone();
+    if cfg.mode == BenchMode::TxOnly && xsk.fill_frames.is_none() {
+        // A sender receives nothing: lend the kernel one batch for RX instead of half
+        // the UMEM, so the transmit side has every other frame (with half, a 2048-frame
+        // TX window ran dry and batches shrank to ~40 frames per kick).
+        xsk.fill_frames = Some(cfg.batch.clamp(1, 4096) as u32);
+    }
+    let mut sock = XskSocket::open(&cfg.ifname, cfg.queue, &xsk)?;
     let r = match (&cfg.peer, cfg.mode) {
         (Some(peer), BenchMode::L2Fwd) => {
             match XskSocket::open_shared(peer, cfg.peer_queue, &cfg.xsk, &sock) {
@@ -266,6 +273,21 @@ pub fn run_on(
             }
             while Instant::now() < until && !stop.load(Ordering::Relaxed) {
                 sock.reap()?;
+                // Out of frames (all in flight): wait for a whole batch to complete
+                // rather than send the few that trickle back one kick each.
+                let free = |u: &super::socket::SharedUmem| {
+                    u.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .pool()
+                        .free_count()
+                };
+                while free(&umem) < batch_n
+                    && sock.tx_outstanding()? > 0
+                    && Instant::now() < until
+                    && !stop.load(Ordering::Relaxed)
+                {
+                    sock.wait_tx()?;
+                }
                 {
                     let mut s = umem.lock().unwrap_or_else(|p| p.into_inner());
                     let pool = s.pool();
