@@ -371,7 +371,8 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
         rec["ratio_dpdk"] = rec["dpdk_cpu_secs"] / rec["xdpkt_cpu_secs"]
         rec["ratio_scapy"] = rec["scapy_cpu_secs_extrapolated"] / rec["xdpkt_cpu_secs"]
         rec["ratio_wall_dpdk"] = rec["dpdk_secs"] / rec["xdpkt_secs"]
-        rec["ratio_user_dpdk"] = rec["dpdk_user_secs"] / rec["xdpkt_user_secs"]
+        if rec["xdpkt_user_secs"] > 0:  # GNU time's 10 ms resolution
+            rec["ratio_user_dpdk"] = rec["dpdk_user_secs"] / rec["xdpkt_user_secs"]
         rec["ratio_wall_scapy"] = rec["scapy_secs_extrapolated"] / rec["xdpkt_secs"]
         for p in inputs.values():
             p.unlink()

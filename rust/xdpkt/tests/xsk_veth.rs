@@ -483,6 +483,49 @@ fn two_port_forward_through_shared_umem() {
 
 /// Same-port l2fwd (xdpsock style): frames come back to the sender with MACs swapped.
 #[test]
+fn forward_to_a_vanished_port_names_that_port() {
+    need_root!();
+    let n1 = VethNs::new();
+    let n2 = VethNs::new();
+    n2.move_b_to(&n1.ns_b);
+    let c = cfg();
+    let mut gen_a = open(&n1.ns_a, &n1.if_a, 0, &c);
+    let pa = open(&n1.ns_b, &n1.if_b, 0, &c);
+    let (mut pa, pb) = in_ns(&n1.ns_b, || {
+        let pb = XskSocket::open_shared(&n2.if_b, 0, &c, &pa);
+        (pa, pb)
+    });
+    let mut pb = pb.unwrap_or_else(|e| panic!("open_shared: {e}"));
+    // Port B's veth goes away (deleting its peer in gen B's namespace takes both ends).
+    let ok = std::process::Command::new("ip")
+        .args(["-n", &n2.ns_a, "link", "del", &n2.if_a])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let frames: Vec<_> = (0..32).map(|i| frame(100, i)).collect();
+    assert_eq!(send_frames(&mut gen_a, &frames), frames.len());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        match pa.forward(Some(&mut pb), 64, |_| {}) {
+            Err(e) => break e,
+            Ok(_) if Instant::now() < deadline => {
+                pa.poll_rx(None, Duration::from_millis(10)).unwrap();
+            }
+            Ok(_) => panic!("forwarding to a vanished port never failed"),
+        }
+    };
+    assert!(matches!(err, Error::InterfaceGone { .. }), "{err:?}");
+    assert!(err.to_string().contains(&n2.if_b), "{err}");
+    // The destination is torn down; the source keeps working and accounts its frames.
+    assert!(pb.stats().is_err());
+    assert!(pa.stats().is_ok());
+    assert_places(&mut pa);
+    assert_eq!(send_frames(&mut gen_a, &frames[..4]), 4);
+    assert_eq!(recv_n(&mut pa, 4, Duration::from_secs(3)), &frames[..4]);
+}
+
+#[test]
 fn same_port_forward_swaps_macs() {
     need_root!();
     let net = VethNs::new();
@@ -782,9 +825,17 @@ fn users_pinned_xskmap() {
     let dir = std::env::temp_dir().join(format!("xdpkt-bpffs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let exe = std::env::current_exe().unwrap();
+    if std::process::Command::new("unshare")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no unshare(1) to make a private mount namespace for bpffs");
+        return;
+    }
     // unshare -m: the bpffs mount exists only in the child's private mount namespace.
     let script = r#"mount -t bpf bpf "$XDPKT_CHILD_BPFFS" && exec "$0" --exact child_pinned_xskmap --ignored --nocapture --test-threads 1"#;
-    let out = std::process::Command::new("unshare")
+    let mut child = std::process::Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", script])
         .arg(exe)
         .env("XDPKT_CHILD_NS_A", &net.ns_a)
@@ -792,8 +843,20 @@ fn users_pinned_xskmap() {
         .env("XDPKT_CHILD_NS", &net.ns_b)
         .env("XDPKT_CHILD_IF", &net.if_b)
         .env("XDPKT_CHILD_BPFFS", &dir)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // Bounded: a child stuck on a kernel call is killed, and the test fails. (Its
+    // output is a few lines, far below a pipe's buffer, so waiting first is safe.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if child.try_wait().unwrap().is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
     let _ = std::fs::remove_dir(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

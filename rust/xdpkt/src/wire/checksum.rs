@@ -54,8 +54,8 @@ fn lanes(data: &[u8], copy_to: Option<&mut [u8]>) -> u64 {
             wide += u64::from(a);
         }
     }
-    // Each run adds < 16 * 2^32, so `wide` cannot overflow for any slice
-    // that fits in memory; folded it is < 2^33.
+    // `wide` grows by less than 0xffff per two bytes summed, so it cannot
+    // overflow below 2^49 bytes of input; folded it is < 2^33.
     (wide & 0xffff_ffff) + (wide >> 32)
 }
 

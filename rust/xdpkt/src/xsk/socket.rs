@@ -490,7 +490,7 @@ impl XskSocket {
         if owner {
             // The kernel charges exactly the UMEM's pages (xdp_umem_account_pages;
             // the rings are not counted against RLIMIT_MEMLOCK).
-            ensure_memlock(umem_len)?;
+            ensure_memlock(umem_len.next_multiple_of(sys::page_size()))?;
         }
         // The XDP program (or the user's XSKMAP).
         let prog = match &cfg.xskmap {
@@ -921,10 +921,13 @@ impl XskSocket {
                 let r = src.forward_to(Some(di), budget, &mut edit);
                 src.refill_if_low();
                 if r.0 > 0 {
-                    di.kick_if_needed().map(|_| r)
-                } else {
-                    Ok(r)
+                    // The kick is the destination's: if its interface is gone, it is
+                    // the destination that is torn down and named, not this socket.
+                    if let Err(e) = di.kick_if_needed() {
+                        return d.check_gone(Err(e));
+                    }
                 }
+                Ok(r)
             }
         };
         self.check_gone(r)
@@ -933,6 +936,20 @@ impl XskSocket {
     /// Frames this socket submitted to TX that have not been reaped yet.
     pub fn tx_outstanding(&self) -> Result<u32, Error> {
         Ok(self.inner.as_ref().ok_or(self.dead)?.tx_out())
+    }
+
+    /// Frames on the fill ring the kernel has not taken yet (room for that many
+    /// received packets before `rx_fill_ring_empty_descs` starts counting).
+    pub fn fill_level(&mut self) -> Result<u32, Error> {
+        let inner = self.inner()?;
+        let size = inner.fill.size();
+        Ok(size - inner.fill.free(size).min(size))
+    }
+
+    /// Descriptors on the TX ring the kernel has not consumed yet (a subset of
+    /// [`XskSocket::tx_outstanding`], which also counts frames awaiting completion).
+    pub fn tx_pending(&self) -> Result<u32, Error> {
+        Ok(self.inner.as_ref().ok_or(self.dead)?.tx.pending())
     }
 
     /// Kicks TX when descriptors wait on the ring and the kernel needs a syscall
@@ -1121,7 +1138,8 @@ impl Inner {
     /// forwarding CPU on veth, l2fwd +20-40 %).
     fn refill_if_low(&mut self) -> u32 {
         let size = self.fill.size();
-        if self.fill.free(size) <= size - size / 4 {
+        let held = size - self.fill.free(size).min(size);
+        if held >= (size / 4).max(1) {
             return 0;
         }
         self.refill(size)

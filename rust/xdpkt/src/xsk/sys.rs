@@ -569,6 +569,17 @@ pub fn has_capability(cap: u32) -> bool {
         .is_some_and(|d| d.effective & (1 << bit) != 0)
 }
 
+/// The system's page size (`sysconf(_SC_PAGESIZE)`; 4096 if it cannot tell).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf reads a system constant; no pointers, no preconditions.
+    let r = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if r > 0 {
+        r as u64
+    } else {
+        4096
+    }
+}
+
 /// RLIMIT_MEMLOCK (soft, hard); `u64::MAX` means unlimited.
 pub fn memlock_limit() -> Result<(u64, u64), i32> {
     let mut r = libc::rlimit {
