@@ -218,29 +218,27 @@ find_plot_python() {
 }
 
 # ---------------------------------------------------------------- topology
+# veth_pair GEN_IF GEN_MAC GEN_ADDR DUT_IF DUT_MAC DUT_ADDR: one veth pair between the namespaces.
+# GRO gives each veth a NAPI context: without it (or XDP), frames redirected into the veth by XDP
+# are dropped instead of delivered.
+veth_pair() {
+    ip link add "$1" netns "$NS_GEN" address "$2" mtu 1500 type veth \
+        peer name "$4" netns "$NS_DUT" address "$5" mtu 1500
+    ip -n "$NS_GEN" addr add "$3" dev "$1"
+    ip -n "$NS_DUT" addr add "$6" dev "$4"
+    ip -n "$NS_GEN" link set "$1" up
+    ip -n "$NS_DUT" link set "$4" up
+    ip netns exec "$NS_GEN" ethtool -K "$1" gro on
+    ip netns exec "$NS_DUT" ethtool -K "$4" gro on
+}
+
 setup_net() {
     ip netns add "$NS_GEN"
     ip netns add "$NS_DUT"
-    ip link add "$IF_GEN" netns "$NS_GEN" address $MAC_GEN mtu 1500 type veth \
-        peer name "$IF_DUT" netns "$NS_DUT" address $MAC_DUT mtu 1500
-    ip -n "$NS_GEN" addr add 198.18.0.1/24 dev "$IF_GEN"
-    ip -n "$NS_DUT" addr add 198.18.0.2/24 dev "$IF_DUT"
-    ip -n "$NS_GEN" link set "$IF_GEN" up
-    ip -n "$NS_DUT" link set "$IF_DUT" up
     ip netns exec "$NS_GEN" sysctl -qw net.ipv4.ip_forward=0
     ip netns exec "$NS_DUT" sysctl -qw net.ipv4.ip_forward=0
-    # GRO gives each veth a NAPI context: without it (or XDP), frames redirected
-    # into the veth by XDP are dropped instead of delivered.
-    ip netns exec "$NS_GEN" ethtool -K "$IF_GEN" gro on
-    ip netns exec "$NS_DUT" ethtool -K "$IF_DUT" gro on
-    ip link add "$IF_GEN2" netns "$NS_GEN" address $MAC_GEN2 mtu 1500 type veth \
-        peer name "$IF_DUT2" netns "$NS_DUT" address $MAC_DUT2 mtu 1500
-    ip -n "$NS_GEN" addr add 198.18.1.1/24 dev "$IF_GEN2"
-    ip -n "$NS_DUT" addr add 198.18.1.2/24 dev "$IF_DUT2"
-    ip -n "$NS_GEN" link set "$IF_GEN2" up
-    ip -n "$NS_DUT" link set "$IF_DUT2" up
-    ip netns exec "$NS_GEN" ethtool -K "$IF_GEN2" gro on
-    ip netns exec "$NS_DUT" ethtool -K "$IF_DUT2" gro on
+    veth_pair "$IF_GEN" $MAC_GEN 198.18.0.1/24 "$IF_DUT" $MAC_DUT 198.18.0.2/24
+    veth_pair "$IF_GEN2" $MAC_GEN2 198.18.1.1/24 "$IF_DUT2" $MAC_DUT2 198.18.1.2/24
     set_napi "$NAPI"
 }
 
@@ -395,27 +393,16 @@ run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA ARGS...]
             wait_pid "$sink" || true
             record "$scen" "$mode" "$impl" "$rep" "$d.sink" "$d.dut"
             ;;
-        l2fwd)
-            start_bg "$d.sink" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" sink "$IF_GEN" --seconds $((SECS - 2)) --delay 1.2
+        l2fwd | l2fwd2)
+            # l2fwd comes back on the generator's veth; the two-port l2fwd2 arrives on the
+            # second pair's generator side (IF_GEN2). Both are recorded as l2fwd.
+            local sink_if=$IF_GEN
+            [[ $mode == l2fwd2 ]] && sink_if=$IF_GEN2
+            start_bg "$d.sink" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" sink "$sink_if" --seconds $((SECS - 2)) --delay 1.2
             local sink=$LAST_PID
             start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
             local dut=$LAST_PID
             if [[ $impl == afpacket ]]; then sleep 0.3; else wait_xdp_attached || true; fi
-            pin_napi
-            start_bg "$d.gen" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" gen "$IF_GEN" --seconds $((SECS + 5)) "${GEN_ARGS[@]}"
-            local gen=$LAST_PID
-            wait_pid "$dut" || true
-            wait_pid "$sink" || true
-            stop_pid "$gen"
-            record "$scen" "$mode" "$impl" "$rep" "$d.sink" "$d.dut" "$d.gen"
-            ;;
-        l2fwd2)
-            # In on the first port, out on the second: counted where it arrives (IF_GEN2).
-            start_bg "$d.sink" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" sink "$IF_GEN2" --seconds $((SECS - 2)) --delay 1.2
-            local sink=$LAST_PID
-            start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
-            local dut=$LAST_PID
-            wait_xdp_attached || true
             pin_napi
             start_bg "$d.gen" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" gen "$IF_GEN" --seconds $((SECS + 5)) "${GEN_ARGS[@]}"
             local gen=$LAST_PID

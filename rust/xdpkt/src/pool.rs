@@ -46,9 +46,17 @@ pub trait FrameMemory {
         }
     }
 
+    /// For memories that are one region: the bytes at region offsets
+    /// `src..src + len` to read and `dst..dst + len` to write, at once; `None`
+    /// when the ranges overlap or leave the region, or (the provided version)
+    /// when the memory cannot lend two frames at a time.
+    fn region_pair(&mut self, _src: usize, _dst: usize, _len: usize) -> Option<(&[u8], &mut [u8])> {
+        None
+    }
+
     /// `copy_between`, returning the ones'-complement partial sum of the bytes
-    /// copied (`checksum::sum(copied, 0)`). Memories that are one region
-    /// override it with a fused loop that reads each byte once.
+    /// copied (`checksum::sum(copied, 0)`). Where [`Self::region_pair`] lends both
+    /// ranges, one fused loop reads each byte once; otherwise copy, then sum.
     fn copy_sum_between(
         &mut self,
         src: u32,
@@ -57,6 +65,16 @@ pub trait FrameMemory {
         dst_off: usize,
         len: usize,
     ) -> u32 {
+        let (fs, count) = (self.frame_size(), self.frame_count());
+        // Same contract as `copy_between`: a range leaving its frame panics.
+        assert!(
+            src < count && dst < count && src_off + len <= fs && dst_off + len <= fs,
+            "copy leaves its frame"
+        );
+        let (s, d) = (src as usize * fs + src_off, dst as usize * fs + dst_off);
+        if let Some((from, to)) = self.region_pair(s, d, len) {
+            return checksum::copy_sum(to, from);
+        }
         self.copy_between(src, src_off, dst, dst_off, len);
         checksum::sum(&self.frame(dst)[dst_off..dst_off + len], 0)
     }
@@ -110,28 +128,8 @@ impl FrameMemory for HeapMemory {
         self.bytes
             .copy_within(s..s + len, dst as usize * fs + dst_off);
     }
-    fn copy_sum_between(
-        &mut self,
-        src: u32,
-        src_off: usize,
-        dst: u32,
-        dst_off: usize,
-        len: usize,
-    ) -> u32 {
-        let fs = self.frame_size;
-        // Same contract as `copy_between`: a range leaving its frame panics.
-        assert!(
-            src < self.count && dst < self.count && src_off + len <= fs && dst_off + len <= fs,
-            "copy leaves its frame"
-        );
-        let (s, d) = (src as usize * fs + src_off, dst as usize * fs + dst_off);
-        match split_ranges(&mut self.bytes, s, d, len) {
-            Some((from, to)) => checksum::copy_sum(to, from),
-            None => {
-                self.copy_between(src, src_off, dst, dst_off, len);
-                checksum::sum(&self.bytes[d..d + len], 0)
-            }
-        }
+    fn region_pair(&mut self, src: usize, dst: usize, len: usize) -> Option<(&[u8], &mut [u8])> {
+        split_ranges(&mut self.bytes, src, dst, len)
     }
 }
 

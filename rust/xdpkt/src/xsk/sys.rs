@@ -732,16 +732,18 @@ pub fn map_delete_u32(map: &OwnedFd, key: u32) -> Result<(), i32> {
     bpf(BPF_MAP_DELETE_ELEM, &mut a).map(|_| ())
 }
 
+/// `union bpf_attr` for BPF_OBJ_PIN / BPF_OBJ_GET.
+#[repr(C)]
+struct ObjAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+}
+
 /// Pins a BPF object (map or program) at `path` on a bpffs mount.
 pub fn obj_pin(fd: &OwnedFd, path: &str) -> Result<(), i32> {
-    #[repr(C)]
-    struct Attr {
-        pathname: u64,
-        bpf_fd: u32,
-        file_flags: u32,
-    }
     let c = CString::new(path).map_err(|_| libc::EINVAL)?;
-    let mut a = Attr {
+    let mut a = ObjAttr {
         pathname: c.as_ptr() as u64,
         bpf_fd: fd.as_raw_fd() as u32,
         file_flags: 0,
@@ -751,14 +753,8 @@ pub fn obj_pin(fd: &OwnedFd, path: &str) -> Result<(), i32> {
 
 /// Opens a pinned BPF object (`/sys/fs/bpf/...`).
 pub fn obj_get(path: &str) -> Result<OwnedFd, i32> {
-    #[repr(C)]
-    struct Attr {
-        pathname: u64,
-        bpf_fd: u32,
-        file_flags: u32,
-    }
     let c = CString::new(path).map_err(|_| libc::EINVAL)?;
-    let mut a = Attr {
+    let mut a = ObjAttr {
         pathname: c.as_ptr() as u64,
         bpf_fd: 0,
         file_flags: 0,

@@ -7,7 +7,6 @@
 //! a frame is never on two rings: a frame on a kernel ring has no handle.
 
 use crate::pool::{FrameMemory, FramePool};
-use crate::wire::checksum;
 
 use super::sys::Mmap;
 use super::Error;
@@ -113,34 +112,16 @@ impl FrameMemory for Umem {
         );
         debug_assert!(ok);
     }
-    fn copy_sum_between(
-        &mut self,
-        src: u32,
-        src_off: usize,
-        dst: u32,
-        dst_off: usize,
-        len: usize,
-    ) -> u32 {
-        let fs = self.frame_size;
-        assert!(
-            src < self.count && dst < self.count && src_off + len <= fs && dst_off + len <= fs,
-            "copy_sum_between: range leaves its frame"
-        );
-        let (s, d) = (src as usize * fs + src_off, dst as usize * fs + dst_off);
-        match self.map.pair_mut(s, d, len) {
-            Some((from, to)) => checksum::copy_sum(to, from),
-            None => {
-                // Overlapping ranges (the same frame): copy, then sum the result.
-                self.copy_between(src, src_off, dst, dst_off, len);
-                checksum::sum(&self.frame(dst)[dst_off..dst_off + len], 0)
-            }
-        }
+    /// Both ranges at once from the mapping (bounds- and overlap-checked there).
+    fn region_pair(&mut self, src: usize, dst: usize, len: usize) -> Option<(&[u8], &mut [u8])> {
+        self.map.pair_mut(src, dst, len)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::checksum;
 
     #[test]
     fn locate_checks_umem_and_frame_bounds() {
