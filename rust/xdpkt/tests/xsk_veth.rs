@@ -483,6 +483,55 @@ fn two_port_forward_through_shared_umem() {
 
 /// Same-port l2fwd (xdpsock style): frames come back to the sender with MACs swapped.
 #[test]
+fn one_way_forward_with_a_umem_no_larger_than_a_ring() {
+    // Frames that port A receives and forwards to port B complete on B, and must come
+    // back to A's fill ring: on B's, where nothing arrives, they would pile up until A
+    // had none left (here the whole UMEM fits one ring).
+    need_root!();
+    let n1 = VethNs::new();
+    let n2 = VethNs::new();
+    n2.move_b_to(&n1.ns_b);
+    let small = XskConfig {
+        frames: 512,
+        ring_size: 512,
+        ..cfg()
+    };
+    let mut gen_a = open(&n1.ns_a, &n1.if_a, 0, &cfg());
+    let mut gen_b = open(&n2.ns_a, &n2.if_a, 0, &cfg());
+    let pa = open(&n1.ns_b, &n1.if_b, 0, &small);
+    let (mut pa, pb) = in_ns(&n1.ns_b, || {
+        let pb = XskSocket::open_shared(&n2.if_b, 0, &small, &pa);
+        (pa, pb)
+    });
+    let mut pb = pb.unwrap_or_else(|e| panic!("open_shared: {e}"));
+    let total = 3000usize; // six times the UMEM
+    let (mut sent, mut fwd, mut got) = (0usize, 0usize, 0usize);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got < total && Instant::now() < deadline {
+        if sent < total && sent - got < 200 {
+            let burst: Vec<_> = (sent..(sent + 100).min(total))
+                .map(|i| frame(80, i as u64))
+                .collect();
+            sent += send_frames(&mut gen_a, &burst);
+        }
+        fwd += pa.forward(Some(&mut pb), 64, |_| {}).unwrap().0;
+        let _ = pb.forward(Some(&mut pa), 64, |_| {}).unwrap();
+        got += recv_n(&mut gen_b, 1, Duration::from_millis(1)).len();
+        got += recv_n(
+            &mut gen_b,
+            sent.saturating_sub(got).min(64),
+            Duration::from_millis(5),
+        )
+        .len();
+        let p = pa.places().unwrap();
+        assert!(p.is_consistent(), "{p:?}");
+    }
+    assert_eq!(got, total, "forwarded {fwd}; A {:?}", pa.stats().unwrap());
+    let p = pa.places().unwrap();
+    assert!(p.is_consistent(), "{p:?}");
+}
+
+#[test]
 fn forward_to_a_vanished_port_names_that_port() {
     need_root!();
     let n1 = VethNs::new();

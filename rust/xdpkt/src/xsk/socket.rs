@@ -882,9 +882,9 @@ impl XskSocket {
     /// must share this socket's UMEM ([`XskSocket::open_shared`]). `edit` sees each
     /// frame's packet bytes first (e.g. to swap MAC addresses). The frames never pass
     /// through the pool on the way: *fill* → *tx*. Completions are reaped from `dst`
-    /// straight onto `dst`'s fill ring (the pool takes what does not fit), keeping the
-    /// frames in the order the kernel takes them; this socket's fill ring draws on the
-    /// pool only once it is below a quarter full. Nothing waits; `dst` is kicked only
+    /// straight back onto this socket's fill ring, where the frames were received
+    /// (the pool takes what does not fit), keeping them in the order the kernel takes
+    /// them; this socket's fill ring draws on the pool only below a quarter full. Nothing waits; `dst` is kicked only
     /// when the kernel needs it.
     /// Returns (packets, bytes) forwarded. No allocation. Multi-buffer sockets are
     /// refused (a packet's fragments could be split across calls).
@@ -917,7 +917,7 @@ impl XskSocket {
                 if src.multi_buffer || di.multi_buffer {
                     return Err(Error::Config("forward does not take multi-buffer sockets"));
                 }
-                di.recycle();
+                di.recycle_to(src);
                 let r = src.forward_to(Some(di), budget, &mut edit);
                 src.refill_if_low();
                 if r.0 > 0 {
@@ -1123,6 +1123,64 @@ impl Drop for XskSocket {
     }
 }
 
+/// Completions on `comp` (transmitted by socket `tx_slot`) go straight onto `fill`
+/// (socket `fill_slot`'s fill ring), in order; what does not fit goes to the pool.
+/// A completion that does not name a frame `tx_slot` transmitted is counted and
+/// skipped, never touched.
+fn recycle_parts(
+    comp: &mut ConsRing<u64>,
+    stats: &mut SocketStats,
+    tx_slot: u8,
+    fill: &mut ProdRing<u64>,
+    fill_slot: u8,
+    shared: &SharedUmem,
+    frame_size: u32,
+) -> u32 {
+    let (start, got) = comp.peek(comp.size());
+    if got == 0 {
+        return 0;
+    }
+    let room = fill.free(got).min(got);
+    let (fstart, fgot) = fill.reserve(room);
+    let mut s = lock(shared);
+    let (tx_tag, fill_tag) = (tag_tx(tx_slot), tag_fill(fill_slot));
+    let shift = frame_size.trailing_zeros();
+    let (mut n, mut filled) = (0u32, 0u32);
+    for i in 0..got {
+        let Some(addr) = comp.read(start.wrapping_add(i)) else {
+            break;
+        };
+        let idx = addr >> shift;
+        if idx >= s.pool.frame_count() as u64 || s.tags.get(idx as usize) != Some(&tx_tag) {
+            stats.completion_bad_descs += 1;
+            continue;
+        }
+        n += 1;
+        if filled < fgot {
+            if let Some(t) = s.tags.get_mut(idx as usize) {
+                *t = fill_tag;
+            }
+            // The fill ring takes the frame's start: the kernel places the packet itself.
+            fill.write(fstart.wrapping_add(filled), idx << shift);
+            filled += 1;
+        } else if let Some(f) = s.take_back(idx as u32, 0, 0) {
+            s.pool.free(f);
+        }
+    }
+    if let Some(m) = s.members.get_mut(tx_slot as usize) {
+        m.tx_out = m.tx_out.saturating_sub(n);
+        m.completion = 0;
+    }
+    if let Some(m) = s.members.get_mut(fill_slot as usize) {
+        m.fill += filled;
+    }
+    drop(s);
+    fill.unreserve(fgot - filled);
+    fill.submit();
+    comp.release(got);
+    n
+}
+
 /// Descriptors one multi-buffer packet may use on TX (the kernel's MAX_SKB_FRAGS in copy mode).
 const MAX_TX_FRAGS: u32 = 17;
 
@@ -1325,47 +1383,41 @@ impl Inner {
     /// recycling: no trip through the pool); what the fill ring has no room for goes to
     /// the pool. Returns the frames reaped.
     fn recycle(&mut self) -> u32 {
-        let (start, got) = self.comp.peek(self.comp.size());
-        if got == 0 {
-            return 0;
-        }
-        let room = self.fill.free(got).min(got);
-        let (fstart, fgot) = self.fill.reserve(room);
-        let mut s = lock(&self.shared);
-        let (tx_tag, fill_tag) = (tag_tx(self.slot), tag_fill(self.slot));
-        let shift = self.frame_size.trailing_zeros();
-        let (mut n, mut filled) = (0u32, 0u32);
-        for i in 0..got {
-            let Some(addr) = self.comp.read(start.wrapping_add(i)) else {
-                break;
-            };
-            let idx = addr >> shift;
-            if idx >= s.pool.frame_count() as u64 || s.tags.get(idx as usize) != Some(&tx_tag) {
-                self.stats.completion_bad_descs += 1;
-                continue;
-            }
-            n += 1;
-            if filled < fgot {
-                if let Some(t) = s.tags.get_mut(idx as usize) {
-                    *t = fill_tag;
-                }
-                // The fill ring takes the frame's start: the kernel places the packet itself.
-                self.fill.write(fstart.wrapping_add(filled), idx << shift);
-                filled += 1;
-            } else if let Some(f) = s.take_back(idx as u32, 0, 0) {
-                s.pool.free(f);
-            }
-        }
-        if let Some(m) = s.members.get_mut(self.slot as usize) {
-            m.tx_out = m.tx_out.saturating_sub(n);
-            m.completion = 0;
-            m.fill += filled;
-        }
-        drop(s);
-        self.fill.unreserve(fgot - filled);
-        self.fill.submit();
-        self.comp.release(got);
-        n
+        let Inner {
+            comp,
+            fill,
+            shared,
+            slot,
+            stats,
+            frame_size,
+            ..
+        } = self;
+        recycle_parts(comp, stats, *slot, fill, *slot, shared, *frame_size)
+    }
+
+    /// Like [`Inner::recycle`], but this (destination) socket's completions go onto
+    /// `src`'s fill ring: in forwarding, those frames were received by `src`, so they
+    /// go back where they are needed. (Onto the destination's own fill ring, a
+    /// one-way flow parked them all there, where nothing arrives, and starved the
+    /// source once the UMEM was no larger than a ring.)
+    fn recycle_to(&mut self, src: &mut Inner) -> u32 {
+        let Inner {
+            comp,
+            shared,
+            slot,
+            stats,
+            frame_size,
+            ..
+        } = self;
+        recycle_parts(
+            comp,
+            stats,
+            *slot,
+            &mut src.fill,
+            src.slot,
+            shared,
+            *frame_size,
+        )
     }
 
     fn reap(&mut self) -> u32 {
