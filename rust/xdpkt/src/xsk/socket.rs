@@ -884,8 +884,8 @@ impl XskSocket {
     /// through the pool on the way: *fill* → *tx*. Completions are reaped from `dst`
     /// straight back onto this socket's fill ring, where the frames were received
     /// (the pool takes what does not fit), keeping them in the order the kernel takes
-    /// them; this socket's fill ring draws on the pool only below a quarter full. Nothing waits; `dst` is kicked only
-    /// when the kernel needs it.
+    /// them; this socket's fill ring draws on the pool only below a quarter full.
+    /// Nothing waits; `dst` is kicked only when the kernel needs it.
     /// Returns (packets, bytes) forwarded. No allocation. Multi-buffer sockets are
     /// refused (a packet's fragments could be split across calls).
     pub fn forward(
