@@ -364,6 +364,17 @@ gen_args() {
         --src-ip 198.18.0.1 --dst-ip $TRAFFIC_DST_IP)
 }
 
+# The receiving DUT first (its XDP program attached, or AF_PACKET's socket bound), then
+# the NAPI threads pinned, then the generator; uses run_one's d, impl, gcpu, dcpu.
+start_dut_then_gen() {
+    start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
+    DUT_PID=$LAST_PID
+    if [[ $impl == afpacket ]]; then sleep 0.3; else wait_xdp_attached || true; fi
+    pin_napi
+    start_bg "$d.gen" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" gen "$IF_GEN" --seconds $((SECS + 5)) "${GEN_ARGS[@]}"
+    GEN_PID=$LAST_PID
+}
+
 run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA ARGS...]
     local scen=$1 mode=$2 impl=$3 rep=$4 gcpu=$5 dcpu=$6
     shift 6
@@ -372,12 +383,8 @@ run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA ARGS...]
     gen_args
     case $mode in
         rxdrop)
-            start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
-            local dut=$LAST_PID
-            if [[ $impl == afpacket ]]; then sleep 0.3; else wait_xdp_attached || true; fi
-            pin_napi
-            start_bg "$d.gen" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" gen "$IF_GEN" --seconds $((SECS + 5)) "${GEN_ARGS[@]}"
-            local gen=$LAST_PID
+            start_dut_then_gen
+            local dut=$DUT_PID gen=$GEN_PID
             wait_pid "$dut" || true
             stop_pid "$gen"
             record "$scen" "$mode" "$impl" "$rep" "$d.dut" "" "$d.gen"
@@ -400,12 +407,8 @@ run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA ARGS...]
             [[ $mode == l2fwd2 ]] && sink_if=$IF_GEN2
             start_bg "$d.sink" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" sink "$sink_if" --seconds $((SECS - 2)) --delay 1.2
             local sink=$LAST_PID
-            start_bg "$d.dut" "$dcpu" "$NS_DUT" "${DUT_CMD[@]}"
-            local dut=$LAST_PID
-            if [[ $impl == afpacket ]]; then sleep 0.3; else wait_xdp_attached || true; fi
-            pin_napi
-            start_bg "$d.gen" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" gen "$IF_GEN" --seconds $((SECS + 5)) "${GEN_ARGS[@]}"
-            local gen=$LAST_PID
+            start_dut_then_gen
+            local dut=$DUT_PID gen=$GEN_PID
             wait_pid "$dut" || true
             wait_pid "$sink" || true
             stop_pid "$gen"

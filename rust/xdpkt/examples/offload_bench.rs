@@ -283,6 +283,29 @@ trait Work {
     fn iter(&mut self, t: &mut Tally, check: bool) -> Result<bool, String>;
 }
 
+/// Counts every output into `t`, checks it when asked (untimed first iteration) and
+/// returns it to the pool; true when every checked output was a valid frame.
+fn release_outputs(
+    pool: &mut FramePool,
+    out: &mut Batch,
+    scratch: &mut Vec<u8>,
+    t: &mut Tally,
+    check: bool,
+) -> bool {
+    let mut ok = true;
+    for p in out.drain() {
+        t.out_pkts += 1;
+        t.out_bytes += p.len() as u64;
+        if check {
+            scratch.clear();
+            pool.copy_out(&p, scratch);
+            ok &= frame_valid(scratch);
+        }
+        pool.release(p);
+    }
+    ok
+}
+
 struct GroWork<'a> {
     tpls: &'a [Vec<u8>],
     pool: FramePool,
@@ -312,18 +335,13 @@ impl Work for GroWork<'_> {
             &mut self.input,
             &mut self.out,
         );
-        let mut ok = true;
-        for p in self.out.drain() {
-            t.out_pkts += 1;
-            t.out_bytes += p.len() as u64;
-            if check {
-                self.scratch.clear();
-                self.pool.copy_out(&p, &mut self.scratch);
-                ok &= frame_valid(&self.scratch);
-            }
-            self.pool.release(p);
-        }
-        Ok(ok)
+        Ok(release_outputs(
+            &mut self.pool,
+            &mut self.out,
+            &mut self.scratch,
+            t,
+            check,
+        ))
     }
 }
 
@@ -347,18 +365,13 @@ impl Work for GsoWork<'_> {
             self.pool.release(p);
             return Err(format!("segment: {e:?}"));
         }
-        let mut ok = true;
-        for p in self.out.drain() {
-            t.out_pkts += 1;
-            t.out_bytes += p.len() as u64;
-            if check {
-                self.scratch.clear();
-                self.pool.copy_out(&p, &mut self.scratch);
-                ok &= frame_valid(&self.scratch);
-            }
-            self.pool.release(p);
-        }
-        Ok(ok)
+        Ok(release_outputs(
+            &mut self.pool,
+            &mut self.out,
+            &mut self.scratch,
+            t,
+            check,
+        ))
     }
 }
 

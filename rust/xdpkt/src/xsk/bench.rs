@@ -66,6 +66,22 @@ pub struct BenchResult {
 }
 
 impl BenchResult {
+    /// The result of a loop that started at `start` and ends now.
+    pub fn since(mode: BenchMode, packets: u64, bytes: u64, start: Instant) -> BenchResult {
+        let seconds = start.elapsed().as_secs_f64();
+        let mpps = if seconds > 0.0 {
+            packets as f64 / seconds / 1e6
+        } else {
+            0.0
+        };
+        BenchResult {
+            mode,
+            packets,
+            bytes,
+            seconds,
+            mpps,
+        }
+    }
     pub fn to_json(&self) -> String {
         format!(
             "{{\"mode\": \"{}\", \"packets\": {}, \"bytes\": {}, \"seconds\": {:.6}, \"mpps\": {:.6}}}",
@@ -232,19 +248,7 @@ pub fn l2fwd(
     if let Some(p) = peer {
         p.flush()?;
     }
-    let seconds = start.elapsed().as_secs_f64();
-    let mpps = if seconds > 0.0 {
-        packets as f64 / seconds / 1e6
-    } else {
-        0.0
-    };
-    Ok(BenchResult {
-        mode: BenchMode::L2Fwd,
-        packets,
-        bytes,
-        seconds,
-        mpps,
-    })
+    Ok(BenchResult::since(BenchMode::L2Fwd, packets, bytes, start))
 }
 
 /// Runs a benchmark loop on an open socket.
@@ -340,19 +344,7 @@ pub fn run_on(
             sock.flush()?;
         }
     }
-    let seconds = start.elapsed().as_secs_f64();
-    let mpps = if seconds > 0.0 {
-        packets as f64 / seconds / 1e6
-    } else {
-        0.0
-    };
-    Ok(BenchResult {
-        mode: cfg.mode,
-        packets,
-        bytes,
-        seconds,
-        mpps,
-    })
+    Ok(BenchResult::since(cfg.mode, packets, bytes, start))
 }
 
 /// Swaps destination and source MAC addresses in place (frames shorter than 12 bytes
