@@ -1,8 +1,9 @@
 //! Fuzz `gso::segment`: arbitrary bytes as a frame, arbitrary MSS, options,
-//! frame size, headroom, batch room and offload metadata. Invariants: no
-//! panic; on success every segment re-parses with valid checksums and the
-//! payloads concatenate to the input's; on error nothing was pushed and the
-//! packet comes back unchanged; afterwards every frame is back in the pool.
+//! frame size, headroom, batch room, offload metadata, and segments that copy
+//! or borrow the payload. Invariants: no panic; on success every segment
+//! re-parses with valid checksums and the payloads concatenate to the input's;
+//! on error nothing was pushed and the packet comes back unchanged; afterwards
+//! every frame and borrow slot is back in the pool.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -84,7 +85,11 @@ fuzz_target!(|data: &[u8]| {
     let partial = ctl & 0x40 != 0;
     let headroom = if ctl & 0x80 != 0 { 32 } else { 0 };
 
-    let mut pool = FramePool::new(HeapMemory::new(FRAMES, frame_size), headroom, true);
+    // The batch's room, and whether segments borrow the input's payload.
+    let slots = if room & 0x80 != 0 { 2 * FRAMES } else { 0 };
+    let room = room & 0x7f;
+    let mut pool =
+        FramePool::new(HeapMemory::new(FRAMES, frame_size), headroom, true).with_borrow_slots(slots);
     let mut out = Batch::with_capacity(usize::from(room) + 1);
     let Ok(mut pkt) = pool.packet_from(frame) else {
         return;
@@ -165,4 +170,6 @@ fuzz_target!(|data: &[u8]| {
         FRAMES as usize,
         "every frame back in the pool"
     );
+    assert_eq!(pool.free_borrow_slots(), slots as usize, "every slot back");
+    assert_eq!(pool.pinned_count(), 0);
 });

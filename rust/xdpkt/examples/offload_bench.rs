@@ -2,12 +2,16 @@
 //! `bench/peers/dpdk_offload.c` gives DPDK 22.11, with the same JSON output.
 //!
 //! ```text
-//! offload_bench gro|gso|uso IN.pcap [--duration S] [--reps N] [--warmup S] [--mss N]
+//! offload_bench gro|gso|uso IN.pcap [--duration S] [--reps N] [--warmup S] [--mss N] [--copy]
 //! ```
 //! * `gro`: every frame of IN.pcap is one poll's batch, coalesced at once;
 //!   reports input packets/s and input Gbit/s.
 //! * `gso` / `uso`: each frame is a TCP / UDP super-frame, segmented at
 //!   `--mss`; reports output segments/s and output Gbit/s (frame bytes).
+//!   Segments borrow the input's payload (a header frame plus windows of the
+//!   input, as the CLI and the Python API make them and as `rte_gso` does);
+//!   with `--copy` the pool has no borrow slots and every segment gets its
+//!   own copy of the payload (what a UMEM pool does).
 //!
 //! One iteration = copy the template frames into pool frames (the NIC's DMA;
 //! the DPDK peer copies into mbufs the same way), run the engine, release
@@ -94,11 +98,12 @@ struct Opts {
     warmup: f64,
     reps: usize,
     mss: u16,
+    copy: bool,
 }
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: offload_bench gro|gso|uso IN.pcap [--duration S] [--reps N] [--warmup S] [--mss N]"
+        "usage: offload_bench gro|gso|uso IN.pcap [--duration S] [--reps N] [--warmup S] [--mss N] [--copy]"
     );
     ExitCode::from(2)
 }
@@ -112,6 +117,7 @@ fn parse_args() -> Result<Opts, String> {
         warmup: 0.3,
         reps: 3,
         mss: 1448,
+        copy: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -129,6 +135,7 @@ fn parse_args() -> Result<Opts, String> {
             }
             "--reps" => o.reps = val("--reps")?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--mss" => o.mss = val("--mss")?.parse().map_err(|e| format!("--mss: {e}"))?,
+            "--copy" => o.copy = true,
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             _ => pos.push(a),
         }
@@ -400,8 +407,11 @@ fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
             scratch: Vec::with_capacity(70_000),
         })
     } else {
-        // one super-frame in, up to 128 segments out (USO's maximum), each in its own frame(s)
-        let pool = FramePool::heap(frames_per_tpl * 4 + 1024, frame_size);
+        // one super-frame in, up to 128 segments out (USO's maximum), each in its own frame(s);
+        // borrowing, a header frame and at most two windows of the input per segment
+        let frames = frames_per_tpl * 4 + 1024;
+        let slots = if o.copy { 0 } else { 2 * frames };
+        let pool = FramePool::heap(frames, frame_size).with_borrow_slots(slots);
         Box::new(GsoWork {
             tpls,
             next: 0,
@@ -475,10 +485,15 @@ fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
             .join(",")
     };
     Ok(format!(
-        "{{\"impl\":\"xdpkt\",\"mode\":\"{}\",\"variant\":\"equal\",\"ip\":\"{}\",\"pps\":{:.0},\"gbps\":{:.3},\
+        "{{\"impl\":\"xdpkt\",\"mode\":\"{}\",\"variant\":\"equal\",\"payload\":\"{}\",\"ip\":\"{}\",\"pps\":{:.0},\"gbps\":{:.3},\
          \"cpu_pps\":{:.0},\"cpu_gbps\":{:.3},\"iters\":{},\"reps\":{},\"duration_s\":{:.3},\"in_per_iter\":{},\"out_per_iter\":{},\
          \"outputs_valid\":{},\"allocs_in_loop\":{},\"pps_reps\":[{}],\"secs_reps\":[{}],\"cpu_share_reps\":[{}]}}",
         o.mode,
+        match (is_gro, o.copy) {
+            (true, _) => "chained",
+            (false, false) => "borrowed",
+            (false, true) => "copied",
+        },
         ip,
         sp[o.reps / 2],
         sg[o.reps / 2],

@@ -10,17 +10,22 @@
 //! the batch, free frames) runs before the first frame is taken, so a failure
 //! leaves the pool and the batch as they were and hands the packet back.
 //!
-//! Payload is copied, not referenced: each segment is written into fresh
-//! frames (several chained frames when headers + MSS exceed one frame), and
-//! its L4 checksum is computed from scratch while the bytes are copied
-//! (the input's own checksum may be partial or garbage, as a TSO sender
-//! leaves it).
+//! Each segment's headers are written into a fresh frame. Its payload is
+//! *borrowed* when the pool has borrow slots enough
+//! ([`FramePool::with_borrow_slots`]): the segment chains windows of the
+//! input's own frames, as DPDK's `rte_gso` chains indirect mbufs, and the
+//! input's frames go back to the pool when the last segment is released.
+//! Otherwise (a UMEM pool, whose frames go onto kernel rings) the payload is
+//! copied into fresh frames, several chained frames when headers + MSS exceed
+//! one. Either way the L4 checksum is computed from scratch over the payload
+//! (while copying it, when it is copied): the input's own checksum may be
+//! partial or garbage, as a TSO sender leaves it.
 
 use core::fmt;
 
 use crate::batch::Batch;
 use crate::packet::{CsumState, GsoType, Packet};
-use crate::pool::{FrameMemory, FramePool, NIL};
+use crate::pool::{Frame, FrameMemory, FramePool, NIL};
 use crate::wire::ipv6::NEXT_ROUTING;
 use crate::wire::{checksum, dissect_head, ipv4, ipv6, tcp, udp, Layout, ParseError, L3, L4};
 
@@ -176,6 +181,8 @@ struct Plan {
     mss: usize,
     /// 1 = not a GSO request (payload fits in one segment).
     nseg: usize,
+    /// Segments borrow the input's payload instead of copying it.
+    borrow: bool,
 }
 
 fn plan<M: FrameMemory>(
@@ -218,6 +225,7 @@ fn plan<M: FrameMemory>(
             layout,
             mss,
             nseg: 1,
+            borrow: false,
         });
     }
     let nseg = payload.div_ceil(mss);
@@ -241,12 +249,28 @@ fn plan<M: FrameMemory>(
             frame_capacity: cap,
         });
     }
+    // Borrowing: one header frame per segment, and one slot per payload piece,
+    // which is at most one per segment plus one per input frame boundary.
+    let slots = nseg + pkt.nframes() as usize;
+    if pool.free_borrow_slots() >= slots && pool.free_count() >= nseg {
+        return Ok(Plan {
+            layout,
+            mss,
+            nseg,
+            borrow: true,
+        });
+    }
     let last = payload - (nseg - 1) * mss;
     let frames = (nseg - 1) * (hdr + mss).div_ceil(cap) + (hdr + last).div_ceil(cap);
     if pool.free_count() < frames {
         return Err(GsoError::PoolExhausted);
     }
-    Ok(Plan { layout, mss, nseg })
+    Ok(Plan {
+        layout,
+        mss,
+        nseg,
+        borrow: false,
+    })
 }
 
 /// Dissects the packet's headers, which must all be in its head frame.
@@ -420,7 +444,14 @@ struct Template {
     /// Pseudo-header (no length) + L4 header with the checksum and the
     /// per-segment fields (TCP seq and flag word, UDP length) zeroed.
     l4_base: u32,
+    /// The input's headers when they fit [`SMALL_HEADERS`] bytes (`None`
+    /// otherwise): each segment's copy is then one fixed-size move.
+    small: Option<[u8; SMALL_HEADERS]>,
 }
+
+/// Headers up to this size (Ethernet + two tags + IPv6 + TCP with 20 bytes
+/// of options is 102) are copied to each segment as one fixed-size block.
+const SMALL_HEADERS: usize = 128;
 
 impl Template {
     fn new(head: &[u8], l: Layout, mss: usize, nseg: usize, fixed_id: bool) -> Template {
@@ -463,7 +494,14 @@ impl Template {
             }
         }
         let l4_base = checksum::sum(h, pseudo_base(head, &l));
+        let hdr = l.header_len();
+        let small = (hdr <= SMALL_HEADERS).then(|| {
+            let mut b = [0u8; SMALL_HEADERS];
+            b[..hdr].copy_from_slice(&head[..hdr]);
+            b
+        });
         Template {
+            small,
             layout: l,
             mss,
             nseg,
@@ -474,6 +512,28 @@ impl Template {
             doff,
             ip_base,
             l4_base,
+        }
+    }
+
+    /// Copies the input's headers (at `head_off` of frame `head_idx`) to the
+    /// start of `f0`'s window, headroom `hr`.
+    #[inline]
+    fn copy_headers<M: FrameMemory>(
+        &self,
+        pool: &mut FramePool<M>,
+        head_idx: u32,
+        head_off: usize,
+        f0: &Frame,
+    ) {
+        let hr = pool.headroom() as usize;
+        let hdr = self.layout.header_len();
+        let buf = pool.frame_mut(f0);
+        match (&self.small, buf.get_mut(hr..hr + SMALL_HEADERS)) {
+            // Bytes past the headers land outside the window: they are never read.
+            (Some(b), Some(dst)) => dst.copy_from_slice(b),
+            _ => pool
+                .memory_mut()
+                .copy_between(head_idx, head_off, f0.index(), hr, hdr),
         }
     }
 
@@ -572,7 +632,12 @@ fn write_segments<M: FrameMemory>(
     let mut remaining = l.payload_len();
     for i in 0..plan.nseg {
         let pay = remaining.min(plan.mss);
-        let seg = match build_segment(pool, &t, head_idx, head_off, &mut cur, i, pay) {
+        let built = if plan.borrow {
+            borrow_segment(pool, &t, head_idx, head_off, &mut cur, i, pay)
+        } else {
+            build_segment(pool, &t, head_idx, head_off, &mut cur, i, pay)
+        };
+        let seg = match built {
             Ok(seg) => seg,
             Err(e) => {
                 rollback(pool, out, i);
@@ -623,8 +688,7 @@ fn build_segment<M: FrameMemory>(
     let f0_idx = f0.index();
     // hr + first_len <= frame size by construction of frame_capacity.
     let _ = pool.set_window(&f0, hr as u32, first_len as u32);
-    pool.memory_mut()
-        .copy_between(head_idx, head_off, f0_idx, hr, hdr);
+    t.copy_headers(pool, head_idx, head_off, &f0);
     let hsum = t.patch(&mut pool.frame_mut(&f0)[hr..hr + hdr], i, pay);
     let mut seg = Packet::from_frame(f0, first_len as u32);
     seg.csum = CsumState::Unnecessary;
@@ -651,8 +715,9 @@ fn build_segment<M: FrameMemory>(
                 continue;
             }
             let n = dst_left.min(cur.left);
+            let src = pool.backing(cur.idx);
             let mem = pool.memory_mut();
-            let s = mem.copy_sum_between(cur.idx, cur.off, dst_idx, dst_off, n);
+            let s = mem.copy_sum_between(src, cur.off, dst_idx, dst_off, n);
             // A piece that starts at an odd payload offset sums byte-swapped (RFC 1071 §2B).
             psum = checksum::add(psum, if done % 2 == 1 { checksum::swap(s) } else { s });
             done += n;
@@ -673,6 +738,69 @@ fn build_segment<M: FrameMemory>(
         let _ = pool.set_window(&f, hr as u32, len as u32);
         (dst_idx, dst_off, dst_left) = (f.index(), hr, len);
         pool.append(&mut seg, f);
+    }
+
+    let c = final_csum(l.l4, checksum::add(hsum, psum));
+    let at = hr + l.l4_off + l4_csum_offset(l.l4);
+    pool.frame_mut(seg.head_frame())[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    Ok(seg)
+}
+
+/// Segment `i` as a fresh header frame followed by borrowed windows of the
+/// input's payload (`pay` bytes from the cursor), its L4 checksum summed over
+/// the borrowed bytes in place.
+fn borrow_segment<M: FrameMemory>(
+    pool: &mut FramePool<M>,
+    t: &Template,
+    head_idx: u32,
+    head_off: usize,
+    cur: &mut Cursor,
+    i: usize,
+    pay: usize,
+) -> Result<Packet, GsoError> {
+    let l = &t.layout;
+    let hdr = l.header_len();
+    let hr = pool.headroom() as usize;
+
+    let f0 = pool.alloc().ok_or(GsoError::PoolExhausted)?;
+    // hr + hdr <= frame size: `plan` checked hdr against frame_capacity.
+    let _ = pool.set_window(&f0, hr as u32, hdr as u32);
+    t.copy_headers(pool, head_idx, head_off, &f0);
+    let hsum = t.patch(&mut pool.frame_mut(&f0)[hr..hr + hdr], i, pay);
+    let mut seg = Packet::from_frame(f0, hdr as u32);
+    seg.csum = CsumState::Unnecessary;
+
+    let mut psum = 0u32;
+    let mut done = 0usize;
+    while done < pay {
+        if cur.left == 0 {
+            let next = pool.next_of(cur.idx);
+            if next == NIL {
+                pool.release(seg);
+                return Err(GsoError::BrokenChain {
+                    missing: pay - done,
+                });
+            }
+            let (off, len) = pool.window_at(next);
+            *cur = Cursor {
+                idx: next,
+                off: off as usize,
+                left: len as usize,
+            };
+            continue;
+        }
+        let n = (pay - done).min(cur.left);
+        let Some(piece) = pool.borrow(cur.idx, cur.off as u32, n as u32) else {
+            pool.release(seg);
+            return Err(GsoError::PoolExhausted);
+        };
+        let s = checksum::sum(pool.data(&piece), 0);
+        // A piece that starts at an odd payload offset sums byte-swapped (RFC 1071 §2B).
+        psum = checksum::add(psum, if done % 2 == 1 { checksum::swap(s) } else { s });
+        pool.append(&mut seg, piece);
+        done += n;
+        cur.off += n;
+        cur.left -= n;
     }
 
     let c = final_csum(l.l4, checksum::add(hsum, psum));
@@ -905,8 +1033,22 @@ pub(crate) mod tests {
 
     /// Segments `frame` from a pool of `frames` × `frame_size` and returns the
     /// segment bytes; checks that releasing everything restores the pool.
+    /// Runs twice, copying the payload and borrowing it, and checks that both
+    /// give the same bytes.
     fn run(frame: &[u8], frame_size: usize, opts: GsoOptions) -> Result<Vec<Vec<u8>>, GsoError> {
-        let mut pool = FramePool::heap(POOL_FRAMES, frame_size);
+        let copied = run_with(frame, frame_size, opts, 0);
+        let borrowed = run_with(frame, frame_size, opts, POOL_FRAMES);
+        assert_eq!(copied, borrowed, "borrowed segments equal copied ones");
+        copied
+    }
+
+    fn run_with(
+        frame: &[u8],
+        frame_size: usize,
+        opts: GsoOptions,
+        slots: u32,
+    ) -> Result<Vec<Vec<u8>>, GsoError> {
+        let mut pool = FramePool::heap(POOL_FRAMES, frame_size).with_borrow_slots(slots);
         let mut out = Batch::with_capacity(POOL_FRAMES as usize);
         let pkt = pool.packet_from(frame).unwrap();
         let r = segment(&mut pool, pkt, opts, &mut out);
@@ -943,6 +1085,8 @@ pub(crate) mod tests {
             POOL_FRAMES as usize,
             "every frame back in the pool"
         );
+        assert_eq!(pool.free_borrow_slots(), slots as usize, "every slot back");
+        assert_eq!((pool.pinned_count(), pool.held_count()), (0, 0));
         res
     }
 

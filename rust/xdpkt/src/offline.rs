@@ -213,6 +213,13 @@ fn total_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+/// A segmenter's pool: `frames` frames and two borrow slots a frame, so that
+/// segments borrow the input's payload (a header frame and one or two windows
+/// a segment) instead of copying it.
+fn gso_pool(frames: u32) -> FramePool {
+    FramePool::heap(frames, GSO_FRAME_SIZE).with_borrow_slots(2 * frames)
+}
+
 /// GSO over frames given as byte slices, with a pool and an output batch that
 /// are reused call after call and grow (rarely, never per packet in steady
 /// state) when one packet needs more segments or frames than they hold.
@@ -231,7 +238,7 @@ impl Segmenter {
     /// Room for a 64 KB super-frame and 1024 segments of it.
     pub fn new() -> Segmenter {
         Segmenter {
-            pool: FramePool::heap(2048, GSO_FRAME_SIZE),
+            pool: gso_pool(2048),
             out: Batch::with_capacity(1024),
         }
     }
@@ -295,7 +302,7 @@ impl Segmenter {
         if u64::from(self.pool.frame_count()) >= u64::from(GSO_MAX_FRAMES) {
             return Err(GsoError::PoolExhausted);
         }
-        self.pool = FramePool::heap(want.min(u64::from(GSO_MAX_FRAMES)) as u32, GSO_FRAME_SIZE);
+        self.pool = gso_pool(want.min(u64::from(GSO_MAX_FRAMES)) as u32);
         Ok(())
     }
 
@@ -549,8 +556,12 @@ mod tests {
         };
         assert_eq!(seg.segment(&frame, None, opts), Ok(5000));
         assert_eq!(seg.output().len(), 5000);
+        // The segments borrow the input's payload: its frames are pinned.
+        assert!(seg.pool().pinned_count() > 0);
         seg.clear();
         assert_eq!(seg.pool().free_count(), seg.pool().frame_count() as usize);
+        assert_eq!(seg.pool().free_borrow_slots(), seg.pool().borrow_capacity());
+        assert_eq!(seg.pool().pinned_count(), 0);
         // Errors leave nothing behind.
         let err = seg.segment(&frame[..30], None, opts).unwrap_err();
         assert_eq!(err.reason(), "truncated");

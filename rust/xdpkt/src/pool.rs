@@ -10,6 +10,17 @@
 //!
 //! The memory is any [`FrameMemory`]: a heap region for offline work, or the
 //! mmap'd UMEM (implemented in `xsk`, the only place that may use `unsafe`).
+//!
+//! A pool may also have *borrow slots* ([`FramePool::with_borrow_slots`]):
+//! chain entries with no memory of their own that show a window of another
+//! frame (DPDK's indirect mbufs, the kernel's page frags shared by several
+//! skbs). GSO uses them to make each segment a fresh header frame plus
+//! borrowed windows of the input's payload, so the payload is read once (for
+//! the checksum) and never copied. A frame stays out of the free list while
+//! any slot borrows from it: when its owner releases it first, it is
+//! *pinned* until the last borrower is released. Borrowed bytes are
+//! read-only: nothing in the crate writes through a chain entry past the
+//! head, and a head is always a frame of its own.
 
 use crate::packet::Packet;
 use crate::wire::checksum;
@@ -221,12 +232,25 @@ impl std::error::Error for PoolError {}
 /// A pool of fixed-size frames over a [`FrameMemory`].
 pub struct FramePool<M: FrameMemory = HeapMemory> {
     mem: M,
+    /// One entry per frame, then one per borrow slot (indices `frames..`).
     meta: Box<[Meta]>,
     free: Vec<u32>,
     headroom: u32,
     /// Frames handed out (by `alloc`/`adopt`) and not yet returned or surrendered:
     /// lets the AF_XDP datapath account for every frame of a UMEM.
     held: u32,
+    /// `frame_count()`, cached: the first borrow-slot index.
+    frames: u32,
+    /// Per borrow slot: the frame whose bytes it shows.
+    target: Box<[u32]>,
+    /// Free borrow slots (indices `frames..`).
+    free_slots: Vec<u32>,
+    /// Per frame: how many borrow slots show it.
+    refs: Box<[u32]>,
+    /// Per frame: released by its owner while borrowed; freed by the last borrower.
+    pinned: Box<[bool]>,
+    /// Frames that are pinned.
+    npinned: u32,
 }
 
 impl FramePool<HeapMemory> {
@@ -262,7 +286,41 @@ impl<M: FrameMemory> FramePool<M> {
             free,
             headroom,
             held: 0,
+            frames: n,
+            target: Box::new([]),
+            free_slots: Vec::new(),
+            refs: Box::new([]),
+            pinned: Box::new([]),
+            npinned: 0,
         }
+    }
+
+    /// Adds `slots` borrow slots (see the module documentation); GSO then
+    /// borrows the input's payload instead of copying it whenever enough slots
+    /// are free. Slot indices follow the frame indices, so the frame count plus
+    /// `slots` must fit a `u32` below the chain sentinel.
+    ///
+    /// Leave it at zero for a pool whose frames go onto kernel rings: a TX
+    /// descriptor addresses one frame of the UMEM, and completions return
+    /// frames, not windows of them.
+    pub fn with_borrow_slots(mut self, slots: u32) -> Self {
+        let n = self.frames;
+        let slots = slots.min(NIL - 1 - n);
+        let mut meta = std::mem::take(&mut self.meta).into_vec();
+        meta.resize(
+            (n + slots) as usize,
+            Meta {
+                off: 0,
+                len: 0,
+                next: NIL,
+            },
+        );
+        self.meta = meta.into_boxed_slice();
+        self.target = vec![NIL; slots as usize].into_boxed_slice();
+        self.free_slots = (n..n + slots).rev().collect();
+        self.refs = vec![0; n as usize].into_boxed_slice();
+        self.pinned = vec![false; n as usize].into_boxed_slice();
+        self
     }
 
     pub fn frame_size(&self) -> usize {
@@ -285,6 +343,81 @@ impl<M: FrameMemory> FramePool<M> {
     /// Frames held by user code (in packets or loose handles), neither free nor surrendered.
     pub fn held_count(&self) -> u32 {
         self.held
+    }
+    /// Frames their owner has released that stay out of the free list while
+    /// borrow slots still show them. `free + held + pinned` is every frame the
+    /// pool has not surrendered.
+    pub fn pinned_count(&self) -> u32 {
+        self.npinned
+    }
+    /// Borrow slots the pool was given ([`Self::with_borrow_slots`]).
+    pub fn borrow_capacity(&self) -> usize {
+        self.target.len()
+    }
+    /// Borrow slots not in use.
+    pub fn free_borrow_slots(&self) -> usize {
+        self.free_slots.len()
+    }
+    /// True when `idx` (a chain entry) is a borrow slot rather than a frame.
+    #[inline]
+    pub(crate) fn is_borrowed(&self, idx: u32) -> bool {
+        idx >= self.frames
+    }
+    /// The frame whose memory chain entry `idx` shows: itself, or a borrow
+    /// slot's target. Window offsets of either are offsets in that frame.
+    #[inline]
+    pub(crate) fn backing(&self, idx: u32) -> u32 {
+        if idx < self.frames {
+            idx
+        } else {
+            self.target[(idx - self.frames) as usize]
+        }
+    }
+
+    /// A chain entry showing `len` bytes at `off` of the memory behind chain
+    /// entry `of` (a frame or another borrow slot: borrowing a borrow borrows
+    /// its frame). `None` when no slot is free or the window leaves the frame.
+    pub(crate) fn borrow(&mut self, of: u32, off: u32, len: u32) -> Option<Frame> {
+        let t = self.backing(of);
+        if t >= self.frames || off as usize + len as usize > self.mem.frame_size() {
+            return None;
+        }
+        let slot = self.free_slots.pop()?;
+        self.target[(slot - self.frames) as usize] = t;
+        self.refs[t as usize] += 1;
+        self.meta[slot as usize] = Meta {
+            off,
+            len,
+            next: NIL,
+        };
+        Some(Frame(slot))
+    }
+
+    /// Returns one chain entry: a frame to the free list (or pins it while it
+    /// is borrowed), a borrow slot to the slot list (freeing its frame if that
+    /// was pinned and this was the last borrower).
+    #[inline]
+    fn put_back(&mut self, idx: u32) {
+        self.meta[idx as usize].next = NIL;
+        if idx < self.frames {
+            self.held = self.held.saturating_sub(1);
+            if self.refs.get(idx as usize).is_some_and(|&r| r > 0) {
+                self.pinned[idx as usize] = true;
+                self.npinned += 1;
+            } else {
+                self.free.push(idx);
+            }
+        } else {
+            let slot = (idx - self.frames) as usize;
+            let t = std::mem::replace(&mut self.target[slot], NIL) as usize;
+            self.free_slots.push(idx);
+            self.refs[t] -= 1;
+            if self.refs[t] == 0 && self.pinned[t] {
+                self.pinned[t] = false;
+                self.npinned -= 1;
+                self.free.push(t as u32);
+            }
+        }
     }
     /// Gives up a frame handle to a place that tracks frames by index (a kernel ring).
     pub(crate) fn surrender(&mut self, f: Frame) -> u32 {
@@ -311,12 +444,11 @@ impl<M: FrameMemory> FramePool<M> {
         Some(Frame(idx))
     }
 
-    /// Returns one frame (and only that frame, not its chain) to the free list.
+    /// Returns one frame (and only that frame, not its chain) to the free list
+    /// (once nothing borrows from it).
     #[inline]
     pub fn free(&mut self, f: Frame) {
-        self.meta[f.0 as usize].next = NIL;
-        self.free.push(f.0);
-        self.held = self.held.saturating_sub(1);
+        self.put_back(f.0);
     }
 
     /// Takes ownership of a frame that arrives from outside the free list
@@ -349,7 +481,7 @@ impl<M: FrameMemory> FramePool<M> {
     #[inline]
     fn data_at(&self, idx: u32) -> &[u8] {
         let m = self.meta[idx as usize];
-        &self.mem.frame(idx)[m.off as usize..(m.off + m.len) as usize]
+        &self.mem.frame(self.backing(idx))[m.off as usize..(m.off + m.len) as usize]
     }
 
     /// The data window of a frame, writable.
@@ -454,14 +586,13 @@ impl<M: FrameMemory> FramePool<M> {
         pkt.nframes += nframes;
     }
 
-    /// Returns every frame of a packet to the free list.
+    /// Returns every frame of a packet to the free list (a frame something
+    /// still borrows from goes there when its last borrower is released).
     pub fn release(&mut self, pkt: Packet) {
         let (mut idx, _, _, _) = pkt.into_chain();
         while idx != NIL {
             let next = self.meta[idx as usize].next;
-            self.meta[idx as usize].next = NIL;
-            self.free.push(idx);
-            self.held = self.held.saturating_sub(1);
+            self.put_back(idx);
             idx = next;
         }
     }
@@ -511,9 +642,7 @@ impl<M: FrameMemory> FramePool<M> {
                 self.meta[idx as usize].next = NIL;
                 while drop != NIL {
                     let nx = self.meta[drop as usize].next;
-                    self.meta[drop as usize].next = NIL;
-                    self.free.push(drop);
-                    self.held = self.held.saturating_sub(1);
+                    self.put_back(drop);
                     drop = nx;
                 }
                 break;
@@ -708,6 +837,66 @@ mod tests {
             heap.copy_sum_between(0, 0, 1, 1, 2048)
         }));
         assert!(crossed.is_err());
+    }
+
+    #[test]
+    fn borrowed_frames_are_pinned_until_the_last_borrower_goes() {
+        let mut pool = FramePool::heap(4, 64).with_borrow_slots(3);
+        assert_eq!((pool.borrow_capacity(), pool.free_borrow_slots()), (3, 3));
+        let bytes: Vec<u8> = (0..100u8).collect();
+        let src = pool.packet_from(&bytes).unwrap(); // frames 0 (64 B) and 1 (36 B)
+        let second = pool.next_of(src.head_frame().index());
+        // A packet of a fresh head frame plus windows of both source frames.
+        let mut a = pool.packet_from(&[0xaa; 4]).unwrap();
+        let w1 = pool.borrow(src.head_frame().index(), 60, 4).unwrap();
+        pool.append(&mut a, w1);
+        let w2 = pool.borrow(second, 0, 10).unwrap();
+        pool.append(&mut a, w2);
+        // Borrowing a borrow shows the same frame.
+        let w3 = pool
+            .borrow(pool.next_of(pool.next_of(a.head_frame().index())), 5, 5)
+            .unwrap();
+        assert!(pool.borrow(second, 0, 1).is_none(), "no slot left");
+        let mut b = pool.packet_from(&[0xbb]).unwrap();
+        pool.append(&mut b, w3);
+        let mut out = Vec::new();
+        pool.copy_out(&a, &mut out);
+        assert_eq!(
+            out,
+            [&[0xaa; 4][..], &bytes[60..64], &bytes[64..74]].concat()
+        );
+        pool.copy_out(&b, &mut out);
+        assert_eq!(out, [&[0xbb][..], &bytes[69..74]].concat());
+        // The source goes first: both its frames stay out of the free list.
+        pool.release(src);
+        assert_eq!(
+            (pool.free_count(), pool.pinned_count(), pool.held_count()),
+            (0, 2, 2)
+        );
+        pool.copy_out(&a, &mut out);
+        assert_eq!(&out[4..], &bytes[60..74], "pinned bytes unchanged");
+        // Trimming `a` to its head drops both of its borrowers: frame 0 comes back.
+        pool.trim(&mut a, 4);
+        assert_eq!((pool.free_count(), pool.pinned_count()), (1, 1));
+        assert_eq!(pool.free_borrow_slots(), 2);
+        // Frame 1 comes back with its last borrower.
+        pool.release(b);
+        assert_eq!(
+            (pool.free_count(), pool.pinned_count(), pool.held_count()),
+            (3, 0, 1)
+        );
+        pool.release(a);
+        assert_eq!((pool.free_count(), pool.free_borrow_slots()), (4, 3));
+        // Windows outside the frame, and a pool without slots, borrow nothing.
+        let f = pool.alloc().unwrap();
+        assert!(pool.borrow(f.index(), 60, 5).is_none());
+        assert_eq!(pool.free_borrow_slots(), 3);
+        pool.free(f);
+        let mut plain = FramePool::heap(2, 64);
+        let g = plain.alloc().unwrap();
+        assert!(plain.borrow(g.index(), 0, 1).is_none());
+        plain.free(g);
+        assert_eq!(plain.free_count(), 2);
     }
 
     #[test]

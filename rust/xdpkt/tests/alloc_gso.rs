@@ -56,8 +56,9 @@ static GLOBAL: Counting = Counting;
 
 /// Segments `frame` once (warm-up), then `iters` times while counting; returns
 /// (allocations while counting, segments per super-frame).
-fn count(frame: &[u8], frame_size: usize, mss: u16, iters: usize) -> (usize, usize) {
-    let mut pool = FramePool::heap(512, frame_size);
+/// With `slots` borrow slots the segments borrow the input's payload.
+fn count(frame: &[u8], frame_size: usize, mss: u16, iters: usize, slots: u32) -> (usize, usize) {
+    let mut pool = FramePool::heap(512, frame_size).with_borrow_slots(slots);
     let mut out = Batch::with_capacity(128);
     let opts = GsoOptions {
         mss: Some(mss),
@@ -81,6 +82,7 @@ fn count(frame: &[u8], frame_size: usize, mss: u16, iters: usize) -> (usize, usi
     }
     COUNTING.with(|c| c.set(false));
     assert_eq!(pool.free_count(), 512);
+    assert_eq!(pool.free_borrow_slots(), slots as usize);
     (ALLOCS.load(Ordering::Relaxed) - before, n)
 }
 
@@ -101,8 +103,11 @@ fn segment_allocates_nothing_in_steady_state() {
     let tcp4 = super_frame(false, false, 65535 - 20 - 32);
     let tcp6 = super_frame(true, false, 65535 - 32);
     let udp6 = super_frame(true, true, 46 * 1400);
-    assert_eq!(count(&tcp4, 4096, 1448, 500), (0, 46));
-    assert_eq!(count(&tcp6, 4096, 1448, 500), (0, 46));
-    assert_eq!(count(&tcp4, 1024, 1448, 200).0, 0);
-    assert_eq!(count(&udp6, 2048, 1400, 500), (0, 46));
+    // Each both copying the payload and borrowing it.
+    for slots in [0, 256] {
+        assert_eq!(count(&tcp4, 4096, 1448, 500, slots), (0, 46));
+        assert_eq!(count(&tcp6, 4096, 1448, 500, slots), (0, 46));
+        assert_eq!(count(&tcp4, 1024, 1448, 200, slots).0, 0);
+        assert_eq!(count(&udp6, 2048, 1400, 500, slots), (0, 46));
+    }
 }

@@ -135,3 +135,76 @@ proptest! {
         prop_assert_eq!(got, frames);
     }
 }
+
+/// Coalesces `input` into one aggregate and segments it at its own gso_size.
+fn round_trip(pool: &mut FramePool, input: &mut Batch, n: usize) -> Result<Batch, TestCaseError> {
+    let mut gro = Gro::new(GroConfig {
+        udp: true,
+        ..GroConfig::default()
+    });
+    let mut aggs = Batch::with_capacity(n + 1);
+    coalesce(&mut gro, pool, input, &mut aggs);
+    prop_assert_eq!(aggs.len(), 1);
+    let mut segs = Batch::with_capacity(n + 1);
+    for agg in aggs.drain() {
+        if let Err((p, e)) = segment(pool, agg, GsoOptions::default(), &mut segs) {
+            pool.release(p);
+            return Err(TestCaseError::fail(format!("segment: {e}")));
+        }
+    }
+    prop_assert_eq!(segs.len(), n);
+    Ok(segs)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    /// With borrow slots, GSO's segments are header frames plus windows of the
+    /// aggregate's frames, and GRO of those segments chains the windows: a second
+    /// round trip borrows from borrowed windows. Both rounds give the inputs back,
+    /// and releasing the survivors in any order returns every frame and slot.
+    #[test]
+    fn borrowed_segments_round_trip_twice(c in case(), order in any::<u64>()) {
+        let frames = inputs(&c);
+        const FRAMES: u32 = 256;
+        let mut pool = FramePool::heap(FRAMES, 2048).with_borrow_slots(4 * FRAMES);
+        let mut input = Batch::with_capacity(frames.len());
+        for f in &frames {
+            input.push(pool.packet_from(f).unwrap()).unwrap();
+        }
+        let mut first = round_trip(&mut pool, &mut input, c.n)?;
+        prop_assert!(pool.free_borrow_slots() < pool.borrow_capacity(), "payload borrowed");
+        prop_assert!(pool.pinned_count() > 0, "the aggregate's frames are pinned");
+        // Keep a copy of every other first-round segment alive through the second round.
+        let mut keep = Vec::new();
+        let mut again = Batch::with_capacity(c.n);
+        for (i, p) in first.drain().enumerate() {
+            let mut b = Vec::new();
+            pool.copy_out(&p, &mut b);
+            prop_assert_eq!(&b, &frames[i]);
+            if i % 2 == 0 {
+                let copy = pool.packet_from(&b).unwrap();
+                keep.push(p);
+                again.push(copy).unwrap();
+            } else {
+                again.push(p).unwrap();
+            }
+        }
+        let mut second = round_trip(&mut pool, &mut again, c.n)?;
+        let mut all: Vec<_> = keep.into_iter().chain(second.drain()).collect();
+        for (i, p) in all.iter().skip(c.n.div_ceil(2)).enumerate() {
+            let mut b = Vec::new();
+            pool.copy_out(p, &mut b);
+            prop_assert_eq!(&b, &frames[i]);
+        }
+        // Release in a shuffled order.
+        let mut k = order | 1;
+        while !all.is_empty() {
+            k = k.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let p = all.swap_remove((k >> 33) as usize % all.len());
+            pool.release(p);
+        }
+        prop_assert_eq!(pool.free_count(), FRAMES as usize);
+        prop_assert_eq!(pool.free_borrow_slots(), pool.borrow_capacity());
+        prop_assert_eq!((pool.pinned_count(), pool.held_count()), (0, 0));
+    }
+}

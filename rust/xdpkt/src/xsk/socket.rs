@@ -1536,6 +1536,9 @@ impl Inner {
                 // Walk the chain: one descriptor per frame, XDP_PKT_CONTD on all but the last.
                 let mut idx = head;
                 while idx != crate::pool::NIL {
+                    // A UMEM pool has no borrow slots (FramePool::with_borrow_slots):
+                    // every chain entry is a frame of its own.
+                    debug_assert!(!s.pool.is_borrowed(idx));
                     let next = s.pool.next_of(idx);
                     let (off, len) = s.pool.window_at(idx);
                     let idx_owned = s.pool.surrender(Frame::from_index(idx));
@@ -1709,7 +1712,8 @@ fn linearize(pool: &mut UmemPool, p: &mut Packet) -> bool {
         let mut done = 0;
         while done < l {
             let k = (l - done).min(tmp.len());
-            tmp[..k].copy_from_slice(&pool.memory().frame(idx)[o + done..o + done + k]);
+            tmp[..k]
+                .copy_from_slice(&pool.memory().frame(pool.backing(idx))[o + done..o + done + k]);
             pool.frame_mut(p.head_frame())[at..at + k].copy_from_slice(&tmp[..k]);
             at += k;
             done += k;
