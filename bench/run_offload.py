@@ -152,6 +152,9 @@ def micro_inputs(tmp: Path) -> dict[str, Path]:
                 str(files[f"{kind}-{ip}"]),
                 gen_capture.generate(kind, ip, GSO_TEMPLATES, flows=GSO_TEMPLATES),
             )
+    # The same TCP/IPv4 job with every segment's payload copied (a UMEM pool's
+    # way, no borrow slots), against the same peer.
+    files["gso-v4-copied"] = files["gso-v4"]
     return files
 
 
@@ -167,7 +170,8 @@ def run_micro(a: argparse.Namespace, ours: Path, files: dict[str, Path]) -> dict
             sides = ["xdpkt", "dpdk"] if rnd % 2 == 0 else ["dpdk", "xdpkt"]
             for side in sides:
                 if side == "xdpkt":
-                    r["xdpkt"] += json_lines(sh([*pin, str(ours), mode, str(path), *common]))
+                    copy = ["--copy"] if job.endswith("-copied") else []
+                    r["xdpkt"] += json_lines(sh([*pin, str(ours), mode, str(path), *common, *copy]))
                 elif mode == "uso":
                     if not r["dpdk-status"]:
                         r["dpdk-status"].append(
