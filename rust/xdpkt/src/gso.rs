@@ -790,14 +790,13 @@ fn borrow_segment<M: FrameMemory>(
             continue;
         }
         let n = (pay - done).min(cur.left);
-        let Some(piece) = pool.borrow(cur.idx, cur.off as u32, n as u32) else {
+        let Some(piece) = pool.borrow_onto(&mut seg, cur.idx, cur.off as u32, n as u32) else {
             pool.release(seg);
             return Err(GsoError::PoolExhausted);
         };
-        let s = checksum::sum(pool.data(&piece), 0);
+        let s = checksum::sum(piece, 0);
         // A piece that starts at an odd payload offset sums byte-swapped (RFC 1071 §2B).
         psum = checksum::add(psum, if done % 2 == 1 { checksum::swap(s) } else { s });
-        pool.append(&mut seg, piece);
         done += n;
         cur.off += n;
         cur.left -= n;

@@ -374,10 +374,18 @@ impl<M: FrameMemory> FramePool<M> {
         }
     }
 
-    /// A chain entry showing `len` bytes at `off` of the memory behind chain
-    /// entry `of` (a frame or another borrow slot: borrowing a borrow borrows
-    /// its frame). `None` when no slot is free or the window leaves the frame.
-    pub(crate) fn borrow(&mut self, of: u32, off: u32, len: u32) -> Option<Frame> {
+    /// Appends to `pkt` a chain entry showing `len` bytes at `off` of the
+    /// memory behind chain entry `of` (a frame, or another borrow slot:
+    /// borrowing a borrow borrows its frame) and returns those bytes. `None`,
+    /// with `pkt` unchanged, when no slot is free or the window leaves the frame.
+    #[inline]
+    pub(crate) fn borrow_onto(
+        &mut self,
+        pkt: &mut Packet,
+        of: u32,
+        off: u32,
+        len: u32,
+    ) -> Option<&[u8]> {
         let t = self.backing(of);
         if t >= self.frames || off as usize + len as usize > self.mem.frame_size() {
             return None;
@@ -390,7 +398,11 @@ impl<M: FrameMemory> FramePool<M> {
             len,
             next: NIL,
         };
-        Some(Frame(slot))
+        self.meta[pkt.tail as usize].next = slot;
+        pkt.tail = slot;
+        pkt.len += len;
+        pkt.nframes += 1;
+        Some(&self.mem.frame(t)[off as usize..(off + len) as usize])
     }
 
     /// Returns one chain entry: a frame to the free list (or pins it while it
@@ -411,8 +423,9 @@ impl<M: FrameMemory> FramePool<M> {
             let slot = (idx - self.frames) as usize;
             let t = std::mem::replace(&mut self.target[slot], NIL) as usize;
             self.free_slots.push(idx);
-            self.refs[t] -= 1;
-            if self.refs[t] == 0 && self.pinned[t] {
+            let left = self.refs[t] - 1;
+            self.refs[t] = left;
+            if left == 0 && self.pinned[t] {
                 self.pinned[t] = false;
                 self.npinned -= 1;
                 self.free.push(t as u32);
@@ -845,26 +858,27 @@ mod tests {
         assert_eq!((pool.borrow_capacity(), pool.free_borrow_slots()), (3, 3));
         let bytes: Vec<u8> = (0..100u8).collect();
         let src = pool.packet_from(&bytes).unwrap(); // frames 0 (64 B) and 1 (36 B)
-        let second = pool.next_of(src.head_frame().index());
+        let (first, second) = (src.head_frame().index(), src.tail);
         // A packet of a fresh head frame plus windows of both source frames.
         let mut a = pool.packet_from(&[0xaa; 4]).unwrap();
-        let w1 = pool.borrow(src.head_frame().index(), 60, 4).unwrap();
-        pool.append(&mut a, w1);
-        let w2 = pool.borrow(second, 0, 10).unwrap();
-        pool.append(&mut a, w2);
+        assert_eq!(pool.borrow_onto(&mut a, first, 60, 4), Some(&bytes[60..64]));
+        assert!(pool.borrow_onto(&mut a, second, 0, 10).is_some());
         // Borrowing a borrow shows the same frame.
-        let w3 = pool
-            .borrow(pool.next_of(pool.next_of(a.head_frame().index())), 5, 5)
-            .unwrap();
-        assert!(pool.borrow(second, 0, 1).is_none(), "no slot left");
         let mut b = pool.packet_from(&[0xbb]).unwrap();
-        pool.append(&mut b, w3);
+        let borrowed = a.tail;
+        assert!(pool.is_borrowed(borrowed));
+        assert_eq!(
+            pool.borrow_onto(&mut b, borrowed, 5, 5),
+            Some(&bytes[69..74])
+        );
+        assert!(
+            pool.borrow_onto(&mut b, second, 0, 1).is_none(),
+            "no slot left"
+        );
+        assert_eq!((b.len(), b.nframes()), (6, 2), "unchanged on failure");
         let mut out = Vec::new();
         pool.copy_out(&a, &mut out);
-        assert_eq!(
-            out,
-            [&[0xaa; 4][..], &bytes[60..64], &bytes[64..74]].concat()
-        );
+        assert_eq!(out, [&[0xaa; 4][..], &bytes[60..74]].concat());
         pool.copy_out(&b, &mut out);
         assert_eq!(out, [&[0xbb][..], &bytes[69..74]].concat());
         // The source goes first: both its frames stay out of the free list.
@@ -888,14 +902,16 @@ mod tests {
         pool.release(a);
         assert_eq!((pool.free_count(), pool.free_borrow_slots()), (4, 3));
         // Windows outside the frame, and a pool without slots, borrow nothing.
-        let f = pool.alloc().unwrap();
-        assert!(pool.borrow(f.index(), 60, 5).is_none());
+        let mut c = pool.packet_from(&[1]).unwrap();
+        let f = c.head_frame().index();
+        assert!(pool.borrow_onto(&mut c, f, 60, 5).is_none());
         assert_eq!(pool.free_borrow_slots(), 3);
-        pool.free(f);
+        pool.release(c);
         let mut plain = FramePool::heap(2, 64);
-        let g = plain.alloc().unwrap();
-        assert!(plain.borrow(g.index(), 0, 1).is_none());
-        plain.free(g);
+        let mut d = plain.packet_from(&[1]).unwrap();
+        let g = d.head_frame().index();
+        assert!(plain.borrow_onto(&mut d, g, 0, 1).is_none());
+        plain.release(d);
         assert_eq!(plain.free_count(), 2);
     }
 
