@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
     let slots = if room & 0x80 != 0 { 2 * FRAMES } else { 0 };
     let room = room & 0x7f;
     let mut pool =
-        FramePool::new(HeapMemory::new(FRAMES, frame_size), headroom, true).with_borrow_slots(slots);
+        FramePool::with_borrow_slots(HeapMemory::new(FRAMES, frame_size), headroom, slots);
     let mut out = Batch::with_capacity(usize::from(room) + 1);
     let Ok(mut pkt) = pool.packet_from(frame) else {
         return;
@@ -144,6 +144,42 @@ fuzz_target!(|data: &[u8]| {
                     payload.extend_from_slice(pay);
                 }
                 assert_eq!(&payload[..], &frame[il.payload_off..il.end]);
+                // Cut the first segment again at half its MSS: an input whose
+                // payload is borrowed windows (borrowed again, or copied when
+                // the slots run short).
+                let half = (mss / 2).max(1);
+                if let Some(first) = out.drain_front(1).next() {
+                    pool.copy_out(&first, &mut bytes);
+                    let mut again = Batch::with_capacity(m.div_ceil(usize::from(half)));
+                    let opts = GsoOptions {
+                        mss: Some(half),
+                        fixed_id,
+                    };
+                    match segment(&mut pool, first, opts, &mut again) {
+                        Ok(k) => {
+                            let l = dissect(&bytes).expect("a segment parses");
+                            let mut seg = Vec::new();
+                            let mut pay = Vec::new();
+                            for p in again.iter() {
+                                pool.copy_out(p, &mut seg);
+                                let sl = check_valid(&seg, k > 1);
+                                pay.extend_from_slice(&seg[sl.payload_off..]);
+                            }
+                            assert_eq!(&pay[..], &bytes[l.payload_off..]);
+                        }
+                        Err((p, e)) => {
+                            // A UDP datagram cut past UDP_MAX_SEGMENTS, or a pool too small.
+                            assert!(
+                                !matches!(e, GsoError::Parse(_) | GsoError::BrokenChain { .. }),
+                                "{e}"
+                            );
+                            pool.release(p);
+                        }
+                    }
+                    for p in again.drain() {
+                        pool.release(p);
+                    }
+                }
             }
         }
         Err((p, e)) => {

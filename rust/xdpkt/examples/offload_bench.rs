@@ -411,7 +411,7 @@ fn run(o: &Opts, tpls: &[Vec<u8>], ip: &str) -> Result<String, String> {
         // borrowing, a header frame and at most two windows of the input per segment
         let frames = frames_per_tpl * 4 + 1024;
         let slots = if o.copy { 0 } else { 2 * frames };
-        let pool = FramePool::heap(frames, frame_size).with_borrow_slots(slots);
+        let pool = FramePool::heap_borrowing(frames, frame_size, slots);
         Box::new(GsoWork {
             tpls,
             next: 0,

@@ -12,7 +12,7 @@
 //!
 //! Each segment's headers are written into a fresh frame. Its payload is
 //! *borrowed* when the pool has borrow slots enough
-//! ([`FramePool::with_borrow_slots`]): the segment chains windows of the
+//! ([`FramePool::heap_borrowing`]): the segment chains windows of the
 //! input's own frames, as DPDK's `rte_gso` chains indirect mbufs, and the
 //! input's frames go back to the pool when the last segment is released.
 //! Otherwise (a UMEM pool, whose frames go onto kernel rings) the payload is
@@ -150,6 +150,11 @@ impl From<ParseError> for GsoError {
 /// flags, options and `urg_ptr` copied; IPv4 ID₀ + i (mod 2¹⁶) unless
 /// `opts.fixed_id` or `pkt.gso_fixed_id`; IPv4 `tot_len` / IPv6 `payload_len` and UDP length per segment,
 /// a UDP checksum of 0 sent as 0xFFFF.
+///
+/// With borrow slots ([`FramePool::heap_borrowing`]) the segments borrow
+/// the input's payload: the input's frames go back to the free list only
+/// when the last segment showing them is released, so a caller keeping a few
+/// segments keeps those frames out of the pool too.
 ///
 /// On error nothing is pushed, every frame taken is returned to the pool,
 /// and the original packet comes back with the reason.
@@ -1047,7 +1052,7 @@ pub(crate) mod tests {
         opts: GsoOptions,
         slots: u32,
     ) -> Result<Vec<Vec<u8>>, GsoError> {
-        let mut pool = FramePool::heap(POOL_FRAMES, frame_size).with_borrow_slots(slots);
+        let mut pool = FramePool::heap_borrowing(POOL_FRAMES, frame_size, slots);
         let mut out = Batch::with_capacity(POOL_FRAMES as usize);
         let pkt = pool.packet_from(frame).unwrap();
         let r = segment(&mut pool, pkt, opts, &mut out);
@@ -1610,8 +1615,8 @@ pub(crate) mod tests {
         // the tail frame holds 500 bytes fewer than the packet length says.
         let spec = Spec::new(false, false, 3000);
         let frame = spec.build();
-        for (m, partial) in [(1000u16, false), (4000, true)] {
-            let mut pool = FramePool::heap(16, 1024);
+        for (m, partial, slots) in [(1000u16, false, 0), (4000, true, 0), (1000, false, 64)] {
+            let mut pool = FramePool::heap_borrowing(16, 1024, slots);
             let mut out = Batch::with_capacity(8);
             out.push(pool.packet_from(&[9; 10]).unwrap()).unwrap();
             let mut pkt = pool.packet_from(&frame).unwrap();
@@ -1638,7 +1643,54 @@ pub(crate) mod tests {
                 pool.release(p);
             }
             assert_eq!(pool.free_count(), 16);
+            assert_eq!(pool.free_borrow_slots(), slots as usize);
+            assert_eq!(pool.pinned_count(), 0);
         }
+    }
+
+    #[test]
+    fn too_few_slots_copies_from_a_chain_of_borrowed_windows() {
+        // Segment once borrowing, GRO-free: then cut one of those segments
+        // again with too few slots left to borrow, so the copy path reads a
+        // chain whose payload is borrowed windows.
+        let spec = Spec::new(false, false, 6000);
+        let frame = spec.build();
+        let mut pool = FramePool::heap_borrowing(64, 2048, 8);
+        let mut out = Batch::with_capacity(8);
+        let pkt = pool.packet_from(&frame).unwrap();
+        assert_eq!(segment(&mut pool, pkt, mss(3000), &mut out).ok(), Some(2));
+        let first = out.get(0).unwrap();
+        assert!(first.nframes() >= 3, "header frame + borrowed windows");
+        let want: Vec<Vec<u8>> = run(&bytes_of(&pool, first), 2048, mss(1000)).unwrap();
+        assert_eq!(
+            pool.free_borrow_slots(),
+            4,
+            "4 slots left for 3 segments of a 3-piece chain"
+        );
+        let mut again = Batch::with_capacity(8);
+        let first = out.drain_front(1).next().unwrap();
+        assert_eq!(
+            segment(&mut pool, first, mss(1000), &mut again).ok(),
+            Some(3)
+        );
+        assert_eq!(
+            pool.free_borrow_slots(),
+            4 + 2,
+            "copied: the first segment's slots came back"
+        );
+        let got: Vec<Vec<u8>> = again.iter().map(|p| bytes_of(&pool, p)).collect();
+        assert_eq!(got, want);
+        for p in again.drain().chain(out.drain()) {
+            pool.release(p);
+        }
+        assert_eq!(
+            (
+                pool.free_count(),
+                pool.free_borrow_slots(),
+                pool.pinned_count()
+            ),
+            (64, 8, 0)
+        );
     }
 
     #[test]

@@ -217,7 +217,7 @@ fn total_len(path: &Path) -> u64 {
 /// segments borrow the input's payload (a header frame and one or two windows
 /// a segment) instead of copying it.
 fn gso_pool(frames: u32) -> FramePool {
-    FramePool::heap(frames, GSO_FRAME_SIZE).with_borrow_slots(2 * frames)
+    FramePool::heap_borrowing(frames, GSO_FRAME_SIZE, 2 * frames)
 }
 
 /// GSO over frames given as byte slices, with a pool and an output batch that

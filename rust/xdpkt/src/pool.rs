@@ -11,7 +11,7 @@
 //! The memory is any [`FrameMemory`]: a heap region for offline work, or the
 //! mmap'd UMEM (implemented in `xsk`, the only place that may use `unsafe`).
 //!
-//! A pool may also have *borrow slots* ([`FramePool::with_borrow_slots`]):
+//! A heap pool may also have *borrow slots* ([`FramePool::heap_borrowing`]):
 //! chain entries with no memory of their own that show a window of another
 //! frame (DPDK's indirect mbufs, the kernel's page frags shared by several
 //! skbs). GSO uses them to make each segment a fresh header frame plus
@@ -258,6 +258,23 @@ impl FramePool<HeapMemory> {
     pub fn heap(count: u32, frame_size: usize) -> Self {
         FramePool::new(HeapMemory::new(count, frame_size), 0, true)
     }
+
+    /// A heap pool of `count` free frames of `frame_size` bytes and `slots`
+    /// borrow slots (see the module documentation): GSO then borrows the
+    /// input's payload instead of copying it whenever enough slots are free.
+    ///
+    /// Only heap pools have slots. A UMEM pool's frames go onto kernel rings,
+    /// where a TX descriptor addresses one whole frame and a completion returns
+    /// frames, not windows of them.
+    pub fn heap_borrowing(count: u32, frame_size: usize, slots: u32) -> Self {
+        FramePool::new(HeapMemory::new(count, frame_size), 0, true).add_borrow_slots(slots)
+    }
+
+    /// [`Self::heap_borrowing`] over given memory with `headroom` bytes kept
+    /// free at the start of each frame.
+    pub fn with_borrow_slots(mem: HeapMemory, headroom: u32, slots: u32) -> Self {
+        FramePool::new(mem, headroom, true).add_borrow_slots(slots)
+    }
 }
 
 impl<M: FrameMemory> FramePool<M> {
@@ -295,17 +312,12 @@ impl<M: FrameMemory> FramePool<M> {
         }
     }
 
-    /// Adds `slots` borrow slots (see the module documentation); GSO then
-    /// borrows the input's payload instead of copying it whenever enough slots
-    /// are free. Slot indices follow the frame indices, so the frame count plus
-    /// `slots` must fit a `u32` below the chain sentinel.
-    ///
-    /// Leave it at zero for a pool whose frames go onto kernel rings: a TX
-    /// descriptor addresses one frame of the UMEM, and completions return
-    /// frames, not windows of them.
-    pub fn with_borrow_slots(mut self, slots: u32) -> Self {
+    /// Gives a fresh pool (from a constructor, nothing handed out yet) `slots`
+    /// borrow slots. Slot indices follow the frame indices below the chain
+    /// sentinel, so at most `u32::MAX - 1 - frame_count` are given.
+    fn add_borrow_slots(mut self, slots: u32) -> Self {
         let n = self.frames;
-        let slots = slots.min(NIL - 1 - n);
+        let slots = slots.min(NIL.saturating_sub(1).saturating_sub(n));
         let mut meta = std::mem::take(&mut self.meta).into_vec();
         meta.resize(
             (n + slots) as usize,
@@ -350,7 +362,7 @@ impl<M: FrameMemory> FramePool<M> {
     pub fn pinned_count(&self) -> u32 {
         self.npinned
     }
-    /// Borrow slots the pool was given ([`Self::with_borrow_slots`]).
+    /// Borrow slots the pool was given ([`FramePool::heap_borrowing`]).
     pub fn borrow_capacity(&self) -> usize {
         self.target.len()
     }
@@ -854,7 +866,7 @@ mod tests {
 
     #[test]
     fn borrowed_frames_are_pinned_until_the_last_borrower_goes() {
-        let mut pool = FramePool::heap(4, 64).with_borrow_slots(3);
+        let mut pool = FramePool::heap_borrowing(4, 64, 3);
         assert_eq!((pool.borrow_capacity(), pool.free_borrow_slots()), (3, 3));
         let bytes: Vec<u8> = (0..100u8).collect();
         let src = pool.packet_from(&bytes).unwrap(); // frames 0 (64 B) and 1 (36 B)

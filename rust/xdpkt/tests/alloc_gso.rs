@@ -58,7 +58,7 @@ static GLOBAL: Counting = Counting;
 /// (allocations while counting, segments per super-frame).
 /// With `slots` borrow slots the segments borrow the input's payload.
 fn count(frame: &[u8], frame_size: usize, mss: u16, iters: usize, slots: u32) -> (usize, usize) {
-    let mut pool = FramePool::heap(512, frame_size).with_borrow_slots(slots);
+    let mut pool = FramePool::heap_borrowing(512, frame_size, slots);
     let mut out = Batch::with_capacity(128);
     let opts = GsoOptions {
         mss: Some(mss),

@@ -166,7 +166,7 @@ proptest! {
     fn borrowed_segments_round_trip_twice(c in case(), order in any::<u64>()) {
         let frames = inputs(&c);
         const FRAMES: u32 = 256;
-        let mut pool = FramePool::heap(FRAMES, 2048).with_borrow_slots(4 * FRAMES);
+        let mut pool = FramePool::heap_borrowing(FRAMES, 2048, 4 * FRAMES);
         let mut input = Batch::with_capacity(frames.len());
         for f in &frames {
             input.push(pool.packet_from(f).unwrap()).unwrap();

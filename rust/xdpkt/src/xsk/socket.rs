@@ -1536,7 +1536,7 @@ impl Inner {
                 // Walk the chain: one descriptor per frame, XDP_PKT_CONTD on all but the last.
                 let mut idx = head;
                 while idx != crate::pool::NIL {
-                    // A UMEM pool has no borrow slots (FramePool::with_borrow_slots):
+                    // A UMEM pool has no borrow slots (only heap pools have them):
                     // every chain entry is a frame of its own.
                     debug_assert!(!s.pool.is_borrowed(idx));
                     let next = s.pool.next_of(idx);
