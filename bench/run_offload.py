@@ -271,8 +271,16 @@ def pcap_count(path: Path) -> int:
             n += 1
 
 
-def timed(cmd: list[str], lcore: int, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Wall time and peak RSS of one process, via GNU time."""
+def timed(
+    cmd: list[str], lcore: int, env: dict[str, str] | None = None, fresh: Path | None = None
+) -> dict[str, Any]:
+    """Wall time and peak RSS of one process, via GNU time.
+
+    `fresh` (the output file) is deleted first, untimed: opening it with O_TRUNC would
+    charge the process for freeing the previous run's 1.5 GB of tmpfs pages, which
+    depends on who ran before, not on the job."""
+    if fresh is not None:
+        fresh.unlink(missing_ok=True)
     full = ["/usr/bin/time", "-v", "taskset", "-c", str(lcore), *cmd]
     p = subprocess.run(full, env=env, capture_output=True, text=True, timeout=3600)
     if p.returncode != 0:
@@ -325,7 +333,7 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
             order = ["xdpkt", "dpdk"] if rnd % 2 == 0 else ["dpdk", "xdpkt"]
             for side in order:
                 cmd = ours_cmd if side == "xdpkt" else dpdk_cmd
-                t = timed([*cmd, str(inputs["big"]), str(out)], a.lcore, env)
+                t = timed([*cmd, str(inputs["big"]), str(out)], a.lcore, env, fresh=out)
                 t["frames_out"] = pcap_count(out)
                 rec[side].append(t)
                 out.unlink()
@@ -339,7 +347,7 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
         # memory: the same job on a file 10x smaller
         for side in ("xdpkt", "dpdk"):
             cmd = ours_cmd if side == "xdpkt" else dpdk_cmd
-            t = timed([*cmd, str(inputs["small"]), str(out)], a.lcore, env)
+            t = timed([*cmd, str(inputs["small"]), str(out)], a.lcore, env, fresh=out)
             out.unlink()
             rec[f"{side}_rss_kb_small"] = t["rss_kb"]
         rec["frames_in_small"] = pcap_count(inputs["small"])
@@ -354,7 +362,7 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
                 dst.write(rh + src.read(caplen))
         scapy_cmd = [py, str(BENCH / "scapy_peer.py"), mode, f"--batch={a.cli_batch}", f"--mss={MSS}"]
         for side, cmd in (("xdpkt", ours_cmd), ("dpdk", dpdk_cmd), ("scapy", scapy_cmd)):
-            t = timed([*cmd, str(tiny), str(out)], a.lcore, env)
+            t = timed([*cmd, str(tiny), str(out)], a.lcore, env, fresh=out)
             out.unlink()
             rec[f"{side}_startup_secs"] = t["secs"]
             rec[f"{side}_startup_cpu_secs"] = t["cpu_secs"]
@@ -362,7 +370,7 @@ def run_files(a: argparse.Namespace, cli: Path, venv: Path, tmp: Path) -> dict[s
         # scapy on a subset, extrapolated linearly to the whole file; its start-up
         # is counted once, not scaled (keeps the extrapolation conservative)
         sub = a.scapy_frames if mode == "gro" else max(-(-a.scapy_frames // SEGS), 1)
-        t = timed([*scapy_cmd, str(inputs["big"]), str(out), f"--limit={sub}"], a.lcore, env)
+        t = timed([*scapy_cmd, str(inputs["big"]), str(out), f"--limit={sub}"], a.lcore, env, fresh=out)
         rec["scapy_subset_frames_in"] = sub
         rec["scapy_subset_frames_out"] = pcap_count(out)
         rec["scapy_subset_secs"] = t["secs"]
