@@ -213,11 +213,12 @@ fn total_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
-/// A segmenter's pool: `frames` frames and two borrow slots a frame, so that
-/// segments borrow the input's payload (a header frame and one or two windows
-/// a segment) instead of copying it.
+/// A segmenter's pool. Its segments copy their payload (no borrow slots):
+/// written to a file (`writev` from the frames) or copied into Python
+/// `bytes`, a segment in one frame measured as fast as or faster than a
+/// header frame plus borrowed windows of the input (`bench/RESULTS.md`).
 fn gso_pool(frames: u32) -> FramePool {
-    FramePool::heap_borrowing(frames, GSO_FRAME_SIZE, 2 * frames)
+    FramePool::heap(frames, GSO_FRAME_SIZE)
 }
 
 /// GSO over frames given as byte slices, with a pool and an output batch that
@@ -556,12 +557,8 @@ mod tests {
         };
         assert_eq!(seg.segment(&frame, None, opts), Ok(5000));
         assert_eq!(seg.output().len(), 5000);
-        // The segments borrow the input's payload: its frames are pinned.
-        assert!(seg.pool().pinned_count() > 0);
         seg.clear();
         assert_eq!(seg.pool().free_count(), seg.pool().frame_count() as usize);
-        assert_eq!(seg.pool().free_borrow_slots(), seg.pool().borrow_capacity());
-        assert_eq!(seg.pool().pinned_count(), 0);
         // Errors leave nothing behind.
         let err = seg.segment(&frame[..30], None, opts).unwrap_err();
         assert_eq!(err.reason(), "truncated");

@@ -595,8 +595,9 @@ pub struct PcapWriter<W: Write> {
     w: W,
     nanos: bool,
     written: u64,
-    /// Record headers of the batch being written by [`PcapWriter::write_batch`].
-    heads: Vec<[u8; 16]>,
+    /// Record headers and small pieces of the batch being written by
+    /// [`PcapWriter::write_batch`], in file order.
+    stage: Vec<u8>,
     /// The allocation of the last batch's I/O vector, kept for the next one.
     spare: Vec<IoSlice<'static>>,
 }
@@ -604,6 +605,11 @@ pub struct PcapWriter<W: Write> {
 /// Buffer of a capture file's reader and writer: small enough to stay in L2
 /// between the kernel's copy and the engine's.
 const IO_BUFFER: usize = 64 << 10;
+
+/// Pieces shorter than this are copied next to their record header instead of
+/// getting an I/O vector entry of their own: the kernel pays per entry (a GSO
+/// segment borrowing its payload is a 66-byte header piece plus the payload).
+const SMALL_PIECE: usize = 256;
 
 /// Below this many bytes a batch is copied into the writer's buffer instead of
 /// written with `writev` (a syscall per small batch would cost more than the copy).
@@ -642,21 +648,17 @@ impl<W: Write> PcapWriter<BufWriter<W>> {
             }
             return Ok(());
         }
-        self.heads.clear();
-        for (ts, len, orig, _) in records.clone() {
-            let h = self.record_header(ts, len, orig);
-            self.heads.push(h);
-        }
-        // Reuse the last batch's allocation: an empty Vec collected in place
-        // keeps its buffer (same element layout, only the lifetime differs).
-        let mut iov: Vec<IoSlice<'_>> = recycle(std::mem::take(&mut self.spare));
+        // Pass 1: record headers and small pieces, in file order, into `stage`
+        // (it may grow here; nothing points into it yet).
+        self.stage.clear();
         let mut lens = 0usize;
-        for (h, (_, len, _, pieces)) in self.heads.iter().zip(records) {
-            iov.push(IoSlice::new(h));
+        for (ts, len, orig, pieces) in records.clone() {
+            let h = self.record_header(ts, len, orig);
+            self.stage.extend_from_slice(&h);
             let mut got = 0;
             for p in pieces {
-                if !p.is_empty() {
-                    iov.push(IoSlice::new(p));
+                if p.len() < SMALL_PIECE {
+                    self.stage.extend_from_slice(p);
                 }
                 got += p.len();
             }
@@ -668,6 +670,39 @@ impl<W: Write> PcapWriter<BufWriter<W>> {
                 )));
             }
             lens += 16 + len;
+        }
+        // Pass 2: the I/O vector, alternating runs of `stage` with large pieces.
+        // Reuse the last batch's allocation: an empty Vec collected in place
+        // keeps its buffer (same element layout, only the lifetime differs).
+        let mut iov: Vec<IoSlice<'_>> = recycle(std::mem::take(&mut self.spare));
+        let stage = &self.stage[..];
+        let (mut run, mut at) = (0usize, 0usize);
+        // The iterator is walked a second time: it must give the same pieces.
+        let changed = || {
+            PcapError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "record pieces changed between two walks of the batch",
+            ))
+        };
+        for (_, _, _, pieces) in records {
+            at += 16;
+            for p in pieces {
+                if p.len() < SMALL_PIECE {
+                    at += p.len();
+                    continue;
+                }
+                if run < at {
+                    iov.push(IoSlice::new(stage.get(run..at).ok_or_else(changed)?));
+                }
+                iov.push(IoSlice::new(p));
+                run = at;
+            }
+        }
+        if at != stage.len() {
+            return Err(changed());
+        }
+        if run < at {
+            iov.push(IoSlice::new(&stage[run..at]));
         }
         self.w.flush()?;
         let inner = self.w.get_mut();
@@ -699,7 +734,7 @@ impl<W: Write> PcapWriter<W> {
             w,
             nanos,
             written: 24,
-            heads: Vec::new(),
+            stage: Vec::new(),
             spare: Vec::new(),
         })
     }
@@ -1007,18 +1042,32 @@ mod tests {
         let frames: Vec<Vec<u8>> = (0..40u32)
             .map(|i| (0..(i * 97 % 1600)).map(|b| (b ^ i) as u8).collect())
             .collect();
-        // Each record as 1-3 pieces, some empty.
-        let pieces = |f: &Vec<u8>| -> Vec<std::ops::Range<usize>> {
+        // Each record as 1-3 pieces, some empty; or as a small header piece
+        // (copied next to the record header) and small and large pieces after it.
+        let pieces = |f: &Vec<u8>, split: bool| -> Vec<std::ops::Range<usize>> {
             let n = f.len();
-            vec![0..n / 3, n / 3..n / 3, n / 3..n]
+            if split {
+                let a = n.min(66);
+                let b = a.max(n / 2);
+                let c = b.max(n - n / 8);
+                vec![0..a, a..a, a..b, b..c, c..n]
+            } else {
+                vec![0..n / 3, n / 3..n / 3, n / 3..n]
+            }
         };
-        for count in [1usize, 3, 40] {
+        for (count, small) in [
+            (1usize, false),
+            (3, false),
+            (40, false),
+            (3, true),
+            (40, true),
+        ] {
             let mut a =
                 PcapWriter::new(BufWriter::with_capacity(64, Vec::new()), 2000, true).unwrap();
             let mut b = PcapWriter::new(Vec::new(), 2000, true).unwrap();
             for round in 0..3u64 {
                 let recs = frames[..count].iter().enumerate().map(|(i, f)| {
-                    let ranges = pieces(f);
+                    let ranges = pieces(f, small);
                     let it = ranges.into_iter().map(move |r| &f[r]);
                     (round * 1000 + i as u64, f.len(), 5u32, it)
                 });
@@ -1038,6 +1087,22 @@ mod tests {
             .write_batch([(0u64, 20_001usize, 0u32, core::iter::once(&big[..]))].into_iter())
             .unwrap_err();
         assert!(e.to_string().contains("20001"), "{e}");
+        assert_eq!(a.written(), 24);
+        // An iterator that gives other pieces on its last walk (of three: total,
+        // stage, I/O vector): an error, not a panic.
+        let walks = std::cell::Cell::new(0usize);
+        let recs = (0..2).map(|_| {
+            walks.set(walks.get() + 1);
+            let cut = if walks.get() > 4 { 100 } else { 10_000 };
+            (
+                0u64,
+                20_000usize,
+                0u32,
+                [&big[..cut], &big[cut..]].into_iter(),
+            )
+        });
+        let e = a.write_batch(recs).unwrap_err();
+        assert!(e.to_string().contains("changed"), "{e}");
         assert_eq!(a.written(), 24);
         assert_eq!(a.finish().unwrap().into_inner().unwrap().len(), 24);
     }
