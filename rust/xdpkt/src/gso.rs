@@ -767,14 +767,15 @@ fn borrow_segment<M: FrameMemory>(
     let hdr = l.header_len();
     let hr = pool.headroom() as usize;
 
-    let f0 = pool.alloc().ok_or(GsoError::PoolExhausted)?;
     // hr + hdr <= frame size: `plan` checked hdr against frame_capacity.
-    let _ = pool.set_window(&f0, hr as u32, hdr as u32);
-    t.copy_headers(pool, head_idx, head_off, &f0);
-    let hsum = t.patch(&mut pool.frame_mut(&f0)[hr..hr + hdr], i, pay);
+    let f0 = pool
+        .alloc_window(hr as u32, hdr as u32)
+        .map_err(|_| GsoError::PoolExhausted)?;
     let mut seg = Packet::from_frame(f0, hdr as u32);
     seg.csum = CsumState::Unnecessary;
 
+    // The payload first (the header frame holds only headers, so the order is
+    // free), then the headers and both checksums in one pass over the frame.
     let mut psum = 0u32;
     let mut done = 0usize;
     while done < pay {
@@ -807,9 +808,26 @@ fn borrow_segment<M: FrameMemory>(
         cur.left -= n;
     }
 
-    let c = final_csum(l.l4, checksum::add(hsum, psum));
-    let at = hr + l.l4_off + l4_csum_offset(l.l4);
-    pool.frame_mut(seg.head_frame())[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    let f0 = seg.head_frame();
+    let finish = |h: &mut [u8]| {
+        let hsum = t.patch(h, i, pay);
+        let c = final_csum(l.l4, checksum::add(hsum, psum));
+        let at = l.l4_off + l4_csum_offset(l.l4);
+        h[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    };
+    match (&t.small, pool.frame_mut(f0).get_mut(hr..hr + SMALL_HEADERS)) {
+        // Bytes past the headers land outside the window: they are never read.
+        (Some(b), Some(dst)) => {
+            dst.copy_from_slice(b);
+            finish(&mut dst[..hdr]);
+        }
+        _ => {
+            let f0_idx = f0.index();
+            pool.memory_mut()
+                .copy_between(head_idx, head_off, f0_idx, hr, hdr);
+            finish(&mut pool.frame_mut(seg.head_frame())[hr..hr + hdr]);
+        }
+    }
     Ok(seg)
 }
 

@@ -469,6 +469,27 @@ impl<M: FrameMemory> FramePool<M> {
         Some(Frame(idx))
     }
 
+    /// Takes a free frame with its data window set to `off..off + len`.
+    #[inline]
+    pub fn alloc_window(&mut self, off: u32, len: u32) -> Result<Frame, PoolError> {
+        let fs = self.mem.frame_size();
+        if off as usize + len as usize > fs {
+            return Err(PoolError::OutOfFrame {
+                off: off as usize,
+                len: len as usize,
+                frame_size: fs,
+            });
+        }
+        let idx = self.free.pop().ok_or(PoolError::Exhausted)?;
+        self.meta[idx as usize] = Meta {
+            off,
+            len,
+            next: NIL,
+        };
+        self.held += 1;
+        Ok(Frame(idx))
+    }
+
     /// Returns one frame (and only that frame, not its chain) to the free list
     /// (once nothing borrows from it).
     #[inline]
