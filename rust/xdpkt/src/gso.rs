@@ -614,6 +614,24 @@ struct Cursor {
     left: usize,
 }
 
+impl Cursor {
+    /// Moves to the start of the next chain entry; false at the end of the chain.
+    #[inline]
+    fn advance<M: FrameMemory>(&mut self, pool: &FramePool<M>) -> bool {
+        let next = pool.next_of(self.idx);
+        if next == NIL {
+            return false;
+        }
+        let (off, len) = pool.window_at(next);
+        *self = Cursor {
+            idx: next,
+            off: off as usize,
+            left: len as usize,
+        };
+        true
+    }
+}
+
 fn write_segments<M: FrameMemory>(
     pool: &mut FramePool<M>,
     pkt: &Packet,
@@ -704,19 +722,12 @@ fn build_segment<M: FrameMemory>(
     loop {
         while dst_left > 0 {
             if cur.left == 0 {
-                let next = pool.next_of(cur.idx);
-                if next == NIL {
+                if !cur.advance(pool) {
                     pool.release(seg);
                     return Err(GsoError::BrokenChain {
                         missing: pay - done,
                     });
                 }
-                let (off, len) = pool.window_at(next);
-                *cur = Cursor {
-                    idx: next,
-                    off: off as usize,
-                    left: len as usize,
-                };
                 continue;
             }
             let n = dst_left.min(cur.left);
@@ -780,19 +791,12 @@ fn borrow_segment<M: FrameMemory>(
     let mut done = 0usize;
     while done < pay {
         if cur.left == 0 {
-            let next = pool.next_of(cur.idx);
-            if next == NIL {
+            if !cur.advance(pool) {
                 pool.release(seg);
                 return Err(GsoError::BrokenChain {
                     missing: pay - done,
                 });
             }
-            let (off, len) = pool.window_at(next);
-            *cur = Cursor {
-                idx: next,
-                off: off as usize,
-                left: len as usize,
-            };
             continue;
         }
         let n = (pay - done).min(cur.left);

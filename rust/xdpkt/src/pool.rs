@@ -472,6 +472,14 @@ impl<M: FrameMemory> FramePool<M> {
     /// Takes a free frame with its data window set to `off..off + len`.
     #[inline]
     pub fn alloc_window(&mut self, off: u32, len: u32) -> Result<Frame, PoolError> {
+        self.check_window(off, len)?;
+        let idx = self.free.pop().ok_or(PoolError::Exhausted)?;
+        Ok(self.claim(idx, off, len))
+    }
+
+    /// `OutOfFrame` unless `off..off + len` lies inside a frame.
+    #[inline]
+    fn check_window(&self, off: u32, len: u32) -> Result<(), PoolError> {
         let fs = self.mem.frame_size();
         if off as usize + len as usize > fs {
             return Err(PoolError::OutOfFrame {
@@ -480,14 +488,19 @@ impl<M: FrameMemory> FramePool<M> {
                 frame_size: fs,
             });
         }
-        let idx = self.free.pop().ok_or(PoolError::Exhausted)?;
+        Ok(())
+    }
+
+    /// Hands out frame `idx` (taken off the free list or a ring) with a fresh window.
+    #[inline]
+    fn claim(&mut self, idx: u32, off: u32, len: u32) -> Frame {
         self.meta[idx as usize] = Meta {
             off,
             len,
             next: NIL,
         };
         self.held += 1;
-        Ok(Frame(idx))
+        Frame(idx)
     }
 
     /// Returns one frame (and only that frame, not its chain) to the free list
@@ -501,21 +514,15 @@ impl<M: FrameMemory> FramePool<M> {
     /// (a descriptor consumed from a kernel ring). The caller has bounds-checked
     /// `idx`, `off` and `len`.
     pub fn adopt(&mut self, idx: u32, off: u32, len: u32) -> Result<Frame, PoolError> {
-        let fs = self.mem.frame_size();
-        if idx >= self.mem.frame_count() || off as usize + len as usize > fs {
+        if idx >= self.frames {
             return Err(PoolError::OutOfFrame {
                 off: off as usize,
                 len: len as usize,
-                frame_size: fs,
+                frame_size: self.mem.frame_size(),
             });
         }
-        self.meta[idx as usize] = Meta {
-            off,
-            len,
-            next: NIL,
-        };
-        self.held += 1;
-        Ok(Frame(idx))
+        self.check_window(off, len)?;
+        Ok(self.claim(idx, off, len))
     }
 
     /// The data window of a frame.
@@ -553,14 +560,7 @@ impl<M: FrameMemory> FramePool<M> {
     /// Sets a frame's data window.
     #[inline]
     pub fn set_window(&mut self, f: &Frame, off: u32, len: u32) -> Result<(), PoolError> {
-        let fs = self.mem.frame_size();
-        if off as usize + len as usize > fs {
-            return Err(PoolError::OutOfFrame {
-                off: off as usize,
-                len: len as usize,
-                frame_size: fs,
-            });
-        }
+        self.check_window(off, len)?;
         let m = &mut self.meta[f.0 as usize];
         m.off = off;
         m.len = len;
