@@ -12,6 +12,7 @@ pub mod offline;
 pub mod packet;
 pub mod pcap;
 pub mod pool;
+pub mod rss;
 pub mod wire;
 pub mod xsk;
 
