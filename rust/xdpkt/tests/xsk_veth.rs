@@ -1,6 +1,7 @@
 //! AF_XDP on a real veth pair between two test-created namespaces: the categories
 //! of the kernel's AF_XDP selftest (`xskxceiver`), ported.
-//! Privileged: each test skips (with a message) when not root.
+//! Privileged: each test is `#[ignore]`d (run them as root with `--ignored`,
+//! as scripts/test.sh does) and fails, saying why, when run without root.
 
 mod xsknet;
 
@@ -112,8 +113,9 @@ fn roundtrip(c: &XskConfig, frames: &[Vec<u8>]) {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn send_receive_byte_exact_sizes() {
-    need_root!();
+    xsknet::require_root();
     let mut frames = Vec::new();
     let mut seq = 0;
     for size in [64usize, 65, 128, 255, 512, 1000, 1024, 1500, 1514] {
@@ -126,8 +128,9 @@ fn send_receive_byte_exact_sizes() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn send_receive_2k_frames() {
-    need_root!();
+    xsknet::require_root();
     let c = XskConfig {
         frame_size: 2048,
         ..cfg()
@@ -139,14 +142,16 @@ fn send_receive_2k_frames() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn single_packet() {
-    need_root!();
+    xsknet::require_root();
     roundtrip(&cfg(), &[frame(64, 42)]);
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn tx_ring_smaller_than_batch_wraps_and_kicks() {
-    need_root!();
+    xsknet::require_root();
     // 64-entry rings, 1000 packets in one send: many reservations, kicks, completions.
     let c = XskConfig {
         ring_size: 64,
@@ -190,8 +195,9 @@ fn tx_ring_smaller_than_batch_wraps_and_kicks() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn poll_rx_wakes_on_arrival_and_times_out() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let mut rx = open(&net.ns_b, &net.if_b, 0, &cfg());
     let mut tx = open(&net.ns_a, &net.if_a, 0, &cfg());
@@ -225,8 +231,9 @@ fn poll_rx_wakes_on_arrival_and_times_out() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn rx_with_empty_fill_ring_is_counted() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let c = XskConfig {
         fill_frames: Some(0),
@@ -264,8 +271,9 @@ fn rx_with_empty_fill_ring_is_counted() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn rx_ring_full_is_counted() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let c = XskConfig {
         ring_size: 64,
@@ -292,8 +300,9 @@ fn rx_ring_full_is_counted() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn invalid_tx_descriptors_are_counted_not_sent() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let mut rx = open(&net.ns_b, &net.if_b, 0, &cfg());
     let mut tx = open(&net.ns_a, &net.if_a, 0, &cfg());
@@ -315,8 +324,9 @@ fn invalid_tx_descriptors_are_counted_not_sent() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn teardown_50_times_on_the_same_queue() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let c = XskConfig {
         frames: 256,
@@ -342,8 +352,9 @@ fn teardown_50_times_on_the_same_queue() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn bidirectional() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let mut a = open(&net.ns_a, &net.if_a, 0, &cfg());
     let mut b = open(&net.ns_b, &net.if_b, 0, &cfg());
@@ -369,8 +380,9 @@ fn bidirectional() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn shared_umem_forwards_without_copy() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::with_queues(2);
     let c = cfg();
     // A side: a sender on queue 0, a receiver on queue 1 (one XDP program for both).
@@ -414,8 +426,9 @@ fn shared_umem_forwards_without_copy() {
 /// what port A receives leaves on port B (and B's on A) through `forward`, same
 /// frames, no copy. Byte-exact in both directions, accounting consistent throughout.
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn two_port_forward_through_shared_umem() {
-    need_root!();
+    xsknet::require_root();
     let n1 = VethNs::new(); // gen A (n1.ns_a) <-> port A (n1.if_b in n1.ns_b)
     let n2 = VethNs::new(); // gen B (n2.ns_a) <-> port B (n2.if_b, moved to n1.ns_b)
     n2.move_b_to(&n1.ns_b);
@@ -483,11 +496,12 @@ fn two_port_forward_through_shared_umem() {
 
 /// Same-port l2fwd (xdpsock style): frames come back to the sender with MACs swapped.
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn one_way_forward_with_a_umem_no_larger_than_a_ring() {
     // Frames that port A receives and forwards to port B complete on B, and must come
     // back to A's fill ring: on B's, where nothing arrives, they would pile up until A
     // had none left (here the whole UMEM fits one ring).
-    need_root!();
+    xsknet::require_root();
     let n1 = VethNs::new();
     let n2 = VethNs::new();
     n2.move_b_to(&n1.ns_b);
@@ -532,8 +546,9 @@ fn one_way_forward_with_a_umem_no_larger_than_a_ring() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn forward_to_a_vanished_port_names_that_port() {
-    need_root!();
+    xsknet::require_root();
     let n1 = VethNs::new();
     let n2 = VethNs::new();
     n2.move_b_to(&n1.ns_b);
@@ -575,8 +590,9 @@ fn forward_to_a_vanished_port_names_that_port() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn same_port_forward_swaps_macs() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let c = cfg();
     let mut gen = open(&net.ns_a, &net.if_a, 0, &c);
@@ -611,8 +627,9 @@ fn same_port_forward_swaps_macs() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn program_detached_after_close_and_drop() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let mut s = open(&net.ns_b, &net.if_b, 0, &cfg());
     assert!(net.has_xdp(&net.ns_b, &net.if_b));
@@ -641,8 +658,9 @@ fn child_holds_socket() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn program_detached_after_sigkill() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let exe = std::env::current_exe().unwrap();
     let mut child = std::process::Command::new(exe)
@@ -673,8 +691,9 @@ fn program_detached_after_sigkill() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn closed_socket_errors_and_never_touches_a_reused_fd() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let mut s = open(&net.ns_b, &net.if_b, 0, &cfg());
     let old = s.raw_fd().unwrap();
@@ -712,8 +731,9 @@ fn closed_socket_errors_and_never_touches_a_reused_fd() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn close_from_another_thread_wakes_recv() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let mut s = open(&net.ns_b, &net.if_b, 0, &cfg());
     let waker = s.waker();
@@ -735,8 +755,9 @@ fn close_from_another_thread_wakes_recv() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn interface_gone_is_reported_and_frees_everything() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let mut s = open(&net.ns_b, &net.if_b, 0, &cfg());
     net.delete_link();
@@ -751,8 +772,9 @@ fn interface_gone_is_reported_and_frees_everything() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn named_errors() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let e = in_ns(&net.ns_b, || XskSocket::open("xdpkt-nope0", 0, &cfg())).unwrap_err();
     assert!(matches!(e, Error::NoSuchInterface { .. }), "{e:?}");
@@ -776,8 +798,9 @@ fn named_errors() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn users_own_program_and_xskmap() {
-    need_root!();
+    xsknet::require_root();
     use std::os::fd::AsRawFd;
     use xdpkt::xsk::{prog, sys, XskMapSource};
     let net = VethNs::new();
@@ -868,8 +891,9 @@ fn child_pinned_xskmap() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn users_pinned_xskmap() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     let dir = std::env::temp_dir().join(format!("xdpkt-bpffs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -879,8 +903,8 @@ fn users_pinned_xskmap() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: no unshare(1) to make a private mount namespace for bpffs");
-        return;
+        let _ = std::fs::remove_dir(&dir);
+        panic!("needs unshare(1) (util-linux) to make a private mount namespace for bpffs");
     }
     // unshare -m: the bpffs mount exists only in the child's private mount namespace.
     let script = r#"mount -t bpf bpf "$XDPKT_CHILD_BPFFS" && exec "$0" --exact child_pinned_xskmap --ignored --nocapture --test-threads 1"#;
@@ -921,8 +945,9 @@ fn users_pinned_xskmap() {
 }
 
 #[test]
+#[ignore = "needs root: creates network namespaces and veth pairs (run with --ignored)"]
 fn multi_buffer_jumbo_frames_byte_exact() {
-    need_root!();
+    xsknet::require_root();
     let net = VethNs::new();
     for (ns, ifname) in [(&net.ns_a, &net.if_a), (&net.ns_b, &net.if_b)] {
         let ok = std::process::Command::new("ip")
