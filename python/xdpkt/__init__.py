@@ -9,6 +9,7 @@ The offline offloads need no privileges::
 
 from xdpkt import gro, gso
 from xdpkt._xdpkt import Packet, PacketError, XdpktError, __version__
+from xdpkt.port import Port, PortConfig
 from xdpkt.socket import Batch, PacketView, Socket
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "Packet",
     "PacketError",
     "PacketView",
+    "Port",
+    "PortConfig",
     "Socket",
     "XdpktError",
     "__version__",

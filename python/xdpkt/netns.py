@@ -44,6 +44,7 @@ __all__ = [
     "ETH_P_ALL",
     "NAME_PREFIX",
     "Endpoint",
+    "ForwardTopology",
     "Namespace",
     "NetnsError",
     "VethPair",
@@ -72,7 +73,7 @@ SO_RCVBUFFORCE: Final = 33
 SO_SNDBUFFORCE: Final = 32
 
 _COMMAND_TIMEOUT: Final = 20.0
-_STALE_RE: Final = re.compile(r"^xdpkt-(\d+)-[0-9a-z]+-[ab]$")
+_STALE_RE: Final = re.compile(r"^xdpkt-(\d+)-[0-9a-z]+-[abm]$")
 _TAG_RE: Final = re.compile(r"^[a-z0-9]{0,12}$")
 _IFNAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _SYSFS_ATTR_RE: Final = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)?$")
@@ -357,6 +358,121 @@ class VethPair:
             raise first
 
     def __enter__(self) -> VethPair:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class ForwardTopology:
+    """Three fresh namespaces ``a`` - ``m`` - ``b`` (a context manager): the demo's wiring.
+
+    ``a`` and ``b`` are hosts on one IPv4 /24 and one IPv6 /64 (198.18.N.1 / .2, 2001:db8:1:N::1 / ::2);
+    ``m`` sits between them with one end of each veth pair (``m_a`` facing ``a``, ``m_b`` facing ``b``), no
+    addresses, nothing forwarding until the caller attaches something (xdpkt Ports, a bridge). Each veth
+    has ``queues`` RX/TX queues. Everything is removed on close, also after an error.
+    """
+
+    def __init__(self, *, mtu: int = 1500, queues: int = 1, tag: str = "", index: int = 0) -> None:
+        if not 68 <= mtu <= 65535:
+            raise ValueError(f"mtu {mtu} outside 68..65535")
+        if not 1 <= queues <= 64:
+            raise ValueError(f"queues {queues} outside 1..64")
+        if _TAG_RE.match(tag) is None:
+            raise ValueError(f"tag {tag!r}: up to 12 lowercase letters or digits")
+        if not 0 <= index < 256:
+            raise ValueError(f"index {index} outside 0..255")
+        self.mtu, self.queues, self.tag, self.index = mtu, queues, tag, index
+        self._namespaces: list[Namespace] = []
+        self._ends: dict[str, Endpoint] = {}
+
+    def _end(self, key: str) -> Endpoint:
+        e = self._ends.get(key)
+        if e is None:
+            raise NetnsError("ForwardTopology is not open (use it as a context manager)")
+        return e
+
+    @property
+    def a(self) -> Endpoint:
+        """Host A's end (facing ``m_a``)."""
+        return self._end("a")
+
+    @property
+    def b(self) -> Endpoint:
+        return self._end("b")
+
+    @property
+    def m_a(self) -> Endpoint:
+        """The middle namespace's end of A's link (no addresses)."""
+        return self._end("m_a")
+
+    @property
+    def m_b(self) -> Endpoint:
+        return self._end("m_b")
+
+    @property
+    def m(self) -> Namespace:
+        return self._end("m_a").ns
+
+    def open(self) -> ForwardTopology:
+        require_privileges()
+        cleanup_stale()
+        suffix = f"{self.tag}{secrets.token_hex(3)}"
+        base = f"{NAME_PREFIX}{os.getpid()}-{suffix}"
+        short = suffix[-6:]
+        try:
+            ns = {}
+            for k in ("a", "m", "b"):
+                ns[k] = Namespace.create(f"{base}-{k}")
+                self._namespaces.append(ns[k])
+            q = str(self.queues)
+            names = {"a": f"xf{short}a", "m_a": f"xf{short}ma", "m_b": f"xf{short}mb", "b": f"xf{short}b"}
+            for host, mid in (("a", "m_a"), ("b", "m_b")):
+                ns["m"].exec(
+                    "ip", "link", "add", names[mid], "mtu", str(self.mtu),
+                    "numtxqueues", q, "numrxqueues", q, "type", "veth",
+                    "peer", "name", names[host], "netns", ns[host].name, "mtu", str(self.mtu),
+                    "numtxqueues", q, "numrxqueues", q,
+                )  # fmt: skip
+            for i, host in ((1, "a"), (2, "b")):
+                dev = names[host]
+                ns[host].exec("sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=0")
+                ns[host].exec("ip", "addr", "add", f"198.18.{self.index}.{i}/24", "dev", dev)
+                v6 = f"2001:db8:1:{self.index:x}::{i}/64"
+                ns[host].exec("ip", "-6", "addr", "add", v6, "dev", dev, "nodad")
+            for mid in ("m_a", "m_b"):
+                # No IPv6 on the middle ends: they are wires, not hosts.
+                ns["m"].exec("sysctl", "-qw", f"net.ipv6.conf.{names[mid]}.disable_ipv6=1")
+            for k, dev in names.items():
+                where = ns["m"] if k.startswith("m_") else ns[k]
+                where.exec("ip", "link", "set", dev, "up")
+            for k, dev in names.items():
+                where = ns["m"] if k.startswith("m_") else ns[k]
+                host_i = {"a": 1, "b": 2}.get(k)
+                v4 = f"198.18.{self.index}.{host_i}" if host_i else ""
+                v6 = f"2001:db8:1:{self.index:x}::{host_i}" if host_i else ""
+                self._ends[k] = Endpoint(where, dev, where.ifindex(dev), _read_mac(where, dev), v4, v6)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Delete the three namespaces (and with them both veth pairs). Idempotent."""
+        namespaces, self._namespaces = self._namespaces, []
+        self._ends = {}
+        first: BaseException | None = None
+        for ns in namespaces:
+            try:
+                ns.close()
+            except Exception as e:
+                first = first or e
+        if first is not None:
+            raise first
+
+    def __enter__(self) -> ForwardTopology:
         return self.open()
 
     def __exit__(

@@ -10,6 +10,7 @@ mod errors;
 mod jobs;
 mod offload;
 mod packet;
+mod port;
 mod socket;
 
 use pyo3::prelude::*;
@@ -28,5 +29,6 @@ fn _xdpkt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jobs::gso_file, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::gro_file, m)?)?;
     socket::register(m)?;
+    port::register(m)?;
     Ok(())
 }

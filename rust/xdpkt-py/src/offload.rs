@@ -145,7 +145,7 @@ impl GroEngine {
     }
 
     pub fn stats(&self) -> GroStats {
-        self.gro.stats().clone()
+        *self.gro.stats()
     }
 
     /// Runs GRO over the pending packets (GIL released), delivering as the output fills.

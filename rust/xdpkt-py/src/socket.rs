@@ -24,7 +24,7 @@ use xdpkt::{Batch, Packet};
 use crate::errors;
 
 /// A packet's bytes as `bytes`: one copy, straight from its frame(s).
-fn packet_bytes<'py>(
+pub(crate) fn packet_bytes<'py>(
     py: Python<'py>,
     p: &Packet,
     pool: &UmemPool,
@@ -38,14 +38,14 @@ fn packet_bytes<'py>(
     })
 }
 
-fn lk<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lk<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Runs `f` here, or, with `netns` (a name under /var/run/netns or a path), on a thread
 /// that first joins that network namespace: setns moves only the calling thread, and
 /// what `f` opens keeps working from any thread afterwards.
-fn in_netns<T: Send>(
+pub(crate) fn in_netns<T: Send>(
     netns: Option<String>,
     f: impl FnOnce() -> Result<T, Error> + Send,
 ) -> Result<T, Error> {
@@ -86,7 +86,7 @@ fn release_unsent(umem: &SharedUmem, batch: &mut Batch, r: &Result<usize, Error>
 /// a missing capability is a `PermissionError` naming it, bad arguments and unknown
 /// interfaces/queues a `ValueError`; everything else keeps its errno *and* the core's
 /// message (which says e.g. "queue 0 of eth1 already has an AF_XDP socket").
-pub fn to_pyerr(e: Error) -> PyErr {
+pub(crate) fn to_pyerr(e: Error) -> PyErr {
     let msg = e.to_string();
     let err = match e {
         Error::Permission { cap, errno, .. } => errors::Error::Os {
@@ -115,6 +115,32 @@ pub struct PyBatch {
 }
 
 impl PyBatch {
+    /// A batch of packets whose frames belong to `umem` (returned there on close/drop).
+    pub(crate) fn new(umem: SharedUmem, batch: Batch) -> PyBatch {
+        PyBatch {
+            umem,
+            pkts: Mutex::new(Some(batch)),
+            exports: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes the packets out (for a send on the same UMEM), unless a memoryview is open.
+    pub(crate) fn take_if_same(&self, umem: &SharedUmem) -> PyResult<Option<Batch>> {
+        if !Arc::ptr_eq(&self.umem, umem) {
+            return Ok(None);
+        }
+        if self.exports.load(Ordering::Acquire) > 0 {
+            return Err(PyBufferError::new_err(
+                "a memoryview of a packet of this batch is still open",
+            ));
+        }
+        Ok(Some(
+            lk(&self.pkts)
+                .take()
+                .unwrap_or_else(|| Batch::with_capacity(0)),
+        ))
+    }
+
     fn release_all(&self) {
         if let Some(mut b) = lk(&self.pkts).take() {
             let mut u = lk(&self.umem);
@@ -266,6 +292,24 @@ impl PacketView {
         self.batch
             .get()
             .with_packet(self.index, |p, pool| packet_bytes(py, p, pool))?
+    }
+
+    /// L4 payload bytes per segment of a GRO aggregate (0 for a plain packet).
+    #[getter]
+    fn gso_size(&self) -> PyResult<u16> {
+        self.batch.get().with_packet(self.index, |p, _| p.gso_size)
+    }
+
+    /// Segments this packet stands for (0 for a plain packet).
+    #[getter]
+    fn gso_segs(&self) -> PyResult<u16> {
+        self.batch.get().with_packet(self.index, |p, _| p.gso_segs)
+    }
+
+    /// Frames the packet spans (a GRO aggregate chains its segments' frames).
+    #[getter]
+    fn nframes(&self) -> PyResult<u32> {
+        self.batch.get().with_packet(self.index, |p, _| p.nframes())
     }
 
     #[allow(unsafe_code)]

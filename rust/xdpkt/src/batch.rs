@@ -64,6 +64,18 @@ impl Batch {
         let n = n.min(self.pkts.len());
         self.pkts.drain(..n)
     }
+    /// Reverses the order of the packets in place (a stage that pops from the
+    /// back reverses once to take them in order).
+    pub fn reverse(&mut self) {
+        self.pkts.reverse();
+    }
+    /// Moves packets from the front of this batch to the back of `dst`, in order,
+    /// as many as `dst` has room for. Returns how many moved.
+    pub fn move_front_into(&mut self, dst: &mut Batch) -> usize {
+        let k = self.pkts.len().min(dst.room());
+        dst.pkts.extend(self.pkts.drain(..k));
+        k
+    }
     /// Removes and returns the last packet.
     pub fn pop(&mut self) -> Option<Packet> {
         self.pkts.pop()

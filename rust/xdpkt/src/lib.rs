@@ -8,10 +8,12 @@
 pub mod batch;
 pub mod gro;
 pub mod gso;
+pub mod napi;
 pub mod offline;
 pub mod packet;
 pub mod pcap;
 pub mod pool;
+pub mod port;
 pub mod rss;
 pub mod wire;
 pub mod xsk;

@@ -5,7 +5,7 @@
 /// `packets_in` = packets handed to `receive`; `packets_out` = packets
 /// delivered (pass-through, single held packets and aggregates). Once nothing
 /// is held, `packets_in == packets_out + merged`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroStats {
     /// Packets received.
     pub packets_in: u64,
@@ -90,6 +90,20 @@ impl GroStats {
             .and_then(|i| self.counts.get(i))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Adds another engine's counters (a queue's GRO engine is replaced when GRO is
+    /// switched off and on; its totals carry over).
+    pub fn add(&mut self, o: &GroStats) {
+        self.packets_in += o.packets_in;
+        self.packets_out += o.packets_out;
+        self.merged += o.merged;
+        self.aggregates += o.aggregates;
+        self.evicted += o.evicted;
+        self.passthrough += o.passthrough;
+        for (a, b) in self.counts.iter_mut().zip(o.counts.iter()) {
+            *a += *b;
+        }
     }
 
     /// Counts one pass-through packet under `name`.

@@ -57,7 +57,7 @@ fn run_cfg(cfg: GroConfig, frames: &[Vec<u8>]) -> (Vec<Out>, GroStats) {
         pool.release(p);
     }
     assert_eq!(pool.free_count(), FRAMES as usize, "frames leaked");
-    let s = gro.stats().clone();
+    let s = *gro.stats();
     assert_eq!(s.packets_in, frames.len() as u64);
     assert_eq!(s.packets_in, s.packets_out + s.merged);
     assert_eq!(s.packets_out, res.len() as u64);

@@ -457,6 +457,80 @@ pub fn poll2(
     Ok((fds[0].revents, fds[1].revents))
 }
 
+/// `poll()` on a set of fds (a worker's sockets plus its stop eventfd). `EINTR`
+/// counts as "nothing ready" (returns 0).
+pub fn poll_fds(fds: &mut [libc::pollfd], timeout_ms: i32) -> Result<usize, i32> {
+    // SAFETY: `fds` is a live, initialised slice of pollfd for the duration of the call.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if r < 0 {
+        let e = errno();
+        return if e == libc::EINTR { Ok(0) } else { Err(e) };
+    }
+    Ok(r as usize)
+}
+
+/// The MTU of `ifname` in the calling thread's network namespace (`SIOCGIFMTU`).
+pub fn if_mtu(ifname: &str) -> Option<u32> {
+    if ifname.is_empty() || ifname.len() >= 16 {
+        return None;
+    }
+    #[repr(C)]
+    struct IfReqMtu {
+        name: [u8; 16],
+        mtu: libc::c_int,
+        _pad: [u8; 20],
+    }
+    // SAFETY: no pointers; the fd is owned right away.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return None;
+    }
+    // SAFETY: fresh fd, owned by nobody else.
+    let sock = unsafe { OwnedFd::from_raw_fd(s) };
+    let mut ifr = IfReqMtu {
+        name: [0; 16],
+        mtu: 0,
+        _pad: [0; 20],
+    };
+    ifr.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
+    // SAFETY: `ifr` is a valid 40-byte ifreq (name + int union member), live for the call.
+    let r = unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCGIFMTU,
+            &mut ifr as *mut IfReqMtu,
+        )
+    };
+    (r == 0 && ifr.mtu > 0).then_some(ifr.mtu as u32)
+}
+
+/// Pins the calling thread to one CPU (`sched_setaffinity`).
+pub fn pin_to_cpu(cpu: usize) -> Result<(), i32> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays within it
+    // for cpu < CPU_SETSIZE (checked).
+    unsafe {
+        let mut set: libc::cpu_set_t = core::mem::zeroed();
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return Err(libc::EINVAL);
+        }
+        libc::CPU_SET(cpu, &mut set);
+        cvt(libc::sched_setaffinity(
+            0,
+            core::mem::size_of::<libc::cpu_set_t>(),
+            &set,
+        ))
+        .map(|_| ())
+    }
+}
+
+/// Reads and clears an eventfd (non-blocking); true when it had been signalled.
+pub fn eventfd_drain(fd: &OwnedFd) -> bool {
+    let mut v: u64 = 0;
+    // SAFETY: reads 8 bytes into a live u64.
+    let r = unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+    r == 8
+}
+
 /// An eventfd used to wake a thread sleeping in `poll()` (close from another thread).
 pub fn eventfd() -> Result<OwnedFd, i32> {
     // SAFETY: no pointers; a non-negative return is a fresh fd we own.
