@@ -263,36 +263,82 @@ impl Napi {
 
     /// Moves `out` onto the TX batch, cutting super-frames with GSO, until `out`
     /// is empty or the TX batch is full. Returns false when packets are left in
-    /// `out` (transmit, then call again).
+    /// `out` (transmit, then call again). This queue is its own egress.
     pub fn stage_tx<M: FrameMemory>(&mut self, pool: &mut FramePool<M>) -> bool {
-        // `out` is in delivery order; pop from the back after reversing once.
-        self.out.reverse();
-        let mut done = true;
-        while let Some(p) = self.out.pop() {
-            self.counters.rx_delivered += 1;
-            if self.corrupt_next && p.gso_segs > 1 {
-                self.corrupt_next = false;
-                if let Some(b) = pool.head_mut(&p).last_mut() {
-                    *b ^= 0x01;
-                }
-            }
-            match stage_one(pool, &self.cfg, p, &mut self.tx, &mut self.counters) {
-                Ok(_) => {}
-                Err(p) => {
-                    // No room on the TX batch for its segments: keep it for the next round.
-                    self.counters.rx_delivered -= 1;
-                    // A push onto a batch we just popped from cannot fail.
-                    if let Err(p) = self.out.push(p) {
-                        pool.release(p);
-                    }
-                    done = false;
-                    break;
-                }
-            }
-        }
-        self.out.reverse();
+        let mut egress = Egress {
+            cfg: self.cfg,
+            counters: &mut self.counters,
+        };
+        stage(
+            pool,
+            &mut self.out,
+            &mut self.tx,
+            &mut egress,
+            &mut self.corrupt_next,
+        )
+    }
+
+    /// [`Napi::stage_tx`] for forwarding: GSO and the MTU are the egress queue's
+    /// (`egress`), and so are the GSO/TX drop counters; this queue keeps
+    /// `rx_delivered`.
+    pub fn stage_tx_for<M: FrameMemory>(
+        &mut self,
+        pool: &mut FramePool<M>,
+        egress: &mut Napi,
+    ) -> bool {
+        let before = self.out.len();
+        let mut e = Egress {
+            cfg: egress.cfg,
+            counters: &mut egress.counters,
+        };
+        let done = stage(
+            pool,
+            &mut self.out,
+            &mut self.tx,
+            &mut e,
+            &mut self.corrupt_next,
+        );
+        self.counters.rx_delivered += (before - self.out.len()) as u64;
         done
     }
+}
+
+/// The transmit side that staging works for: its settings and counters.
+struct Egress<'a> {
+    cfg: NapiConfig,
+    counters: &'a mut QueueCounters,
+}
+
+/// `out` → `tx` (GSO as `eg` says). See [`Napi::stage_tx`].
+fn stage<M: FrameMemory>(
+    pool: &mut FramePool<M>,
+    out: &mut Batch,
+    tx: &mut Batch,
+    eg: &mut Egress<'_>,
+    corrupt_next: &mut bool,
+) -> bool {
+    // `out` is in delivery order; pop from the back after reversing once.
+    out.reverse();
+    let mut done = true;
+    while let Some(p) = out.pop() {
+        if *corrupt_next && p.gso_segs > 1 {
+            *corrupt_next = false;
+            if let Some(b) = pool.head_mut(&p).last_mut() {
+                *b ^= 0x01;
+            }
+        }
+        if let Err(p) = stage_one(pool, &eg.cfg, p, tx, eg.counters) {
+            // No room on the TX batch for its segments: keep it for the next round.
+            // A push onto a batch we just popped from cannot fail.
+            if let Err(p) = out.push(p) {
+                pool.release(p);
+            }
+            done = false;
+            break;
+        }
+    }
+    out.reverse();
+    done
 }
 
 /// The wire MSS of a TCP/UDP packet for an egress MTU: MTU minus its L3 and L4

@@ -734,6 +734,9 @@ impl Drop for Forwarder {
     }
 }
 
+/// Longest the adaptive loop spins after the last packet before it sleeps.
+const SPIN_CAP_US: u64 = 1000;
+
 struct Worker {
     i: usize,
     cpu: Option<usize>,
@@ -764,7 +767,7 @@ fn pass(src: &mut Lane, dst: &mut Lane, umem: &SharedUmem, route: bool) -> Resul
         return Ok(n);
     }
     loop {
-        let done = src.napi.stage_tx(u.pool());
+        let done = src.napi.stage_tx_for(u.pool(), &mut dst.napi);
         drop(u);
         xmit_to(src, dst)?;
         if done {
@@ -828,7 +831,7 @@ impl Worker {
             return Ok(());
         }
         loop {
-            let done = src.napi.stage_tx(u.pool());
+            let done = src.napi.stage_tx_for(u.pool(), &mut dst.napi);
             drop(u);
             xmit_to(src, dst)?;
             if done {
@@ -843,6 +846,7 @@ impl Worker {
         let mut last_pub = Instant::now();
         let mut last_kernel = Instant::now();
         let mut busy = true;
+        let mut spin_us = a.napi.config().busy_usecs as u64;
         let wake_fd: RawFd = std::os::fd::AsRawFd::as_raw_fd(&*self.wake);
         while !self.stop.load(Ordering::Acquire) {
             a.apply(&self.umem, &self.sa);
@@ -869,8 +873,12 @@ impl Worker {
                 continue;
             }
             let cfg = *a.napi.config();
-            let spin = Duration::from_micros(cfg.busy_usecs as u64);
-            if cfg.adaptive && now.duration_since(last_work) < spin {
+            // Adaptive: the spin window grows while sleeps end almost at once (dense
+            // traffic: a sleep would only cost a wake-up) and shrinks back to
+            // `busy_usecs` when a whole window passed without a packet.
+            let floor = cfg.busy_usecs as u64;
+            spin_us = spin_us.clamp(floor, floor.max(SPIN_CAP_US));
+            if cfg.adaptive && now.duration_since(last_work) < Duration::from_micros(spin_us) {
                 a.napi.counters.napi_busy_polls += 1;
                 std::hint::spin_loop();
                 continue;
@@ -879,6 +887,7 @@ impl Worker {
                 busy = false;
                 if cfg.adaptive {
                     a.napi.counters.adaptive_to_sleep += 1;
+                    spin_us = (spin_us / 2).max(floor);
                 }
             }
             // Frames in flight: copy mode transmits only inside sendto, so kick
@@ -915,9 +924,13 @@ impl Worker {
             ];
             a.napi.counters.napi_sleeps += 1;
             a.napi.counters.poll_syscalls += 1;
+            let slept = Instant::now();
             let n = sys::poll_fds(&mut fds, ms).map_err(|e| Error::os("poll", e))?;
             if n > 0 && (fds[0].revents | fds[1].revents) & libc::POLLIN != 0 {
                 a.napi.counters.napi_wakeups += 1;
+                if slept.elapsed() < Duration::from_micros(2 * spin_us) {
+                    spin_us = (spin_us * 2).min(floor.max(SPIN_CAP_US));
+                }
             }
             for f in &fds[..2] {
                 if f.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
