@@ -1,4 +1,3 @@
 #[allow(dead_code)]
 pub mod counting;
-#[allow(dead_code)]
 pub mod frames;
