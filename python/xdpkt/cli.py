@@ -20,6 +20,7 @@ from xdpkt._xdpkt import XdpktError
 COMMAND_MODULES: tuple[str, ...] = (
     "xdpkt.commands.offload",
     "xdpkt.commands.conformance",
+    "xdpkt.commands.ethtool",
     "xdpkt._cli_bench",
 )
 
