@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 __all__ = ["Vpd", "VpdError", "parse_vpd"]
 
@@ -100,7 +100,7 @@ class Vpd:
         """``V0``..``VZ`` as text, in image order."""
         return {k: _text(v) for k, v in self.read_only + self.read_write if k[0] == "V"}
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "product_name": self.product_name,
             "part_number": self.part_number,

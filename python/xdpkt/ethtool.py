@@ -206,9 +206,19 @@ def pattern_match(name: str, pattern: str) -> bool:
 # --- results --------------------------------------------------------------------------------------
 
 
+def _plain(x: Any) -> Any:
+    """JSON-ready: tuples become lists, recursively (what json.dumps would do, done up front)."""
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
+
+
 class _Dictable:
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload, no-any-return]
+        d: dict[str, Any] = _plain(asdict(self))  # type: ignore[call-overload]
+        return d
 
 
 @dataclass(frozen=True)
@@ -1087,19 +1097,7 @@ class KernelDevice:
             path = f"/sys/class/net/{self._ifname}/device/vpd"
         else:
             return None, None
-        if not os.path.exists(path):
-            return None, None
-        try:
-            with open(path, "rb") as f:
-                data = f.read(0x8000)
-        except OSError as e:
-            return None, f"cannot read {path}: {e.strerror}"
-        if not data:
-            return None, f"{path} is empty (the device exposes no VPD)"
-        try:
-            return parse_vpd(data), None
-        except VpdError as e:
-            return None, f"{path}: {e}"
+        return read_vpd_file(path)
 
     def driver_info(self) -> DriverInfo:
         driver, version, fw, bus, erom, n_priv, n_stats, testinfo, eedump, regdump = self._call(
@@ -1285,6 +1283,23 @@ class KernelDevice:
             xdp_rx_metadata=meta,
             xsk_features=xsk,
         )
+
+
+def read_vpd_file(path: str) -> tuple[Vpd | None, str | None]:
+    """Parse a sysfs ``vpd`` file: (VPD, None), (None, None) when there is no file, or (None, reason)."""
+    if not os.path.exists(path):
+        return None, None
+    try:
+        with open(path, "rb") as f:
+            data = f.read(0x8000)
+    except OSError as e:
+        return None, f"cannot read {path}: {e.strerror}"
+    if not data:
+        return None, f"{path} is empty (the device exposes no VPD)"
+    try:
+        return parse_vpd(data), None
+    except VpdError as e:
+        return None, f"{path}: {e}"
 
 
 def _actual_changes(
