@@ -296,16 +296,66 @@ class GenlSocket:
 # --- ioctl ----------------------------------------------------------------------------------------
 
 
+_IOCTL_CACHE_MAX: Final = 16
+_ioctl_lock = threading.Lock()
+# One AF_INET datagram socket per namespace, kept: ioctls on it carry the device name, so one socket
+# serves every device of that namespace and every thread. Keyed by the namespace's identity (the
+# nsfs inode behind /var/run/netns/NAME), so a namespace deleted and re-created under the same name
+# gets a fresh socket rather than the old namespace's.
+_ioctl_sockets: dict[tuple[str | None, int, int], socket.socket] = {}
+
+
+def _ioctl_socket(netns: str | None) -> socket.socket:
+    if netns is None:
+        st = os.stat("/proc/self/ns/net")
+    else:
+        path = netns_path(netns)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise ValueError(f"netns: no network namespace named {netns!r} (no {path})") from None
+    key = (netns, st.st_dev, st.st_ino)
+    with _ioctl_lock:
+        sock = _ioctl_sockets.get(key)
+        if sock is not None:
+            return sock
+    sock = make_socket(netns, socket.AF_INET, socket.SOCK_DGRAM, 0)
+    with _ioctl_lock:
+        if key in _ioctl_sockets:  # another thread won the race
+            sock.close()
+            return _ioctl_sockets[key]
+        if len(_ioctl_sockets) >= _IOCTL_CACHE_MAX:
+            _k, old = _ioctl_sockets.popitem()
+            old.close()
+        _ioctl_sockets[key] = sock
+        return sock
+
+
 class EthtoolIoctl:
-    """``ioctl(SIOCETHTOOL)`` on one device: ``call(buf)`` with a ctypes buffer holding the command."""
+    """``ioctl(SIOCETHTOOL)`` on one device: ``call(buf)`` with a ctypes buffer holding the command.
+
+    The socket is the namespace's cached one (see ``_ioctl_socket``) when the caller's thread is in
+    the namespace it names; a thread that moved into another namespace (``netns=None`` but a different
+    ``/proc/thread-self/ns/net``) gets its own, closed with this object.
+    """
 
     def __init__(self, ifname: str, netns: str | None = None) -> None:
         self.ifname = ifname
-        self._sock = make_socket(netns, socket.AF_INET, socket.SOCK_DGRAM, 0)
+        self._owned = (
+            netns is None
+            and os.stat("/proc/thread-self/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
+        )
+        self._sock = (
+            make_socket(None, socket.AF_INET, socket.SOCK_DGRAM, 0) if self._owned else _ioctl_socket(netns)
+        )
         self._name = ifname.encode().ljust(16, b"\0")
 
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
     def close(self) -> None:
-        self._sock.close()
+        if self._owned:
+            self._sock.close()
 
     def __enter__(self) -> EthtoolIoctl:
         return self

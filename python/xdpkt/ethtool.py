@@ -1084,7 +1084,7 @@ class KernelDevice:
         def get() -> int:
             with self._ioctl() as io:
                 req = self._ifname.encode().ljust(16, b"\0") + b"\0" * 24
-                out = fcntl.ioctl(io._sock.fileno(), SIOCGIFINDEX, req)
+                out = fcntl.ioctl(io.fileno(), SIOCGIFINDEX, req)
             return int(struct.unpack_from("=i", out, 16)[0])
 
         return self._call("interface index", get)
