@@ -172,7 +172,7 @@ def test_read_vpd_file(tmp_path: Path) -> None:
         locked.chmod(stat.S_IRUSR)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_fuzz_random_bytes_only_vpd_error(data: bytes) -> None:
     try:
@@ -181,7 +181,7 @@ def test_fuzz_random_bytes_only_vpd_error(data: bytes) -> None:
         pass
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(
     st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=40)), max_size=6),
     st.integers(0, 120),

@@ -12,6 +12,7 @@ its whole life, so the caller's threads never change namespace.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import errno
 import fcntl
@@ -305,6 +306,16 @@ _ioctl_lock = threading.Lock()
 _ioctl_sockets: dict[tuple[str | None, int, int], socket.socket] = {}
 
 
+def _close_ioctl_sockets() -> None:
+    with _ioctl_lock:
+        for sock in _ioctl_sockets.values():
+            sock.close()
+        _ioctl_sockets.clear()
+
+
+atexit.register(_close_ioctl_sockets)
+
+
 def _ioctl_socket(netns: str | None) -> socket.socket:
     if netns is None:
         st = os.stat("/proc/self/ns/net")
@@ -334,9 +345,9 @@ def _ioctl_socket(netns: str | None) -> socket.socket:
 class EthtoolIoctl:
     """``ioctl(SIOCETHTOOL)`` on one device: ``call(buf)`` with a ctypes buffer holding the command.
 
-    The socket is the namespace's cached one (see ``_ioctl_socket``) when the caller's thread is in
-    the namespace it names; a thread that moved into another namespace (``netns=None`` but a different
-    ``/proc/thread-self/ns/net``) gets its own, closed with this object.
+    The socket is a dup of the namespace's cached one (see ``_ioctl_socket``); a thread that moved
+    into another namespace (``netns=None`` but a different ``/proc/thread-self/ns/net``) gets a new
+    socket made in its own namespace.
     """
 
     def __init__(self, ifname: str, netns: str | None = None) -> None:
@@ -345,8 +356,11 @@ class EthtoolIoctl:
             netns is None
             and os.stat("/proc/thread-self/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
         )
+        # A dup of the cached socket: this object may close it whatever the cache does meanwhile.
         self._sock = (
-            make_socket(None, socket.AF_INET, socket.SOCK_DGRAM, 0) if self._owned else _ioctl_socket(netns)
+            make_socket(None, socket.AF_INET, socket.SOCK_DGRAM, 0)
+            if self._owned
+            else _ioctl_socket(netns).dup()
         )
         self._name = ifname.encode().ljust(16, b"\0")
 
@@ -354,8 +368,7 @@ class EthtoolIoctl:
         return self._sock.fileno()
 
     def close(self) -> None:
-        if self._owned:
-            self._sock.close()
+        self._sock.close()
 
     def __enter__(self) -> EthtoolIoctl:
         return self

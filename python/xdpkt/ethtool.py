@@ -846,6 +846,14 @@ class KernelDevice:
                 raise
             raise self._translate(e, what, change=change) from None
 
+    def _read_before_change(self, read: Callable[[], T], what: str) -> T:
+        try:
+            return read()
+        except NotSupportedError:
+            raise NotSupportedError(
+                f"{what} not supported by {self.driver_name()} ({self._where()})"
+            ) from None
+
     # -- netlink plumbing
 
     def _header(self, kind: int, flags: int = 0) -> bytes:
@@ -931,10 +939,14 @@ class KernelDevice:
                 raise ValueError(f"features[{name!r}]: True (on) or False (off), got {value!r}")
             if name in _LEGACY_BY_NAME:
                 pattern = LEGACY_FEATURES[_LEGACY_BY_NAME[name]][2]
-                for i, n in enumerate(names):
-                    if n and pattern_match(n, pattern):
-                        wanted[n] = value
-                        req_bits.append(i)
+                matched = [(i, n) for i, n in enumerate(names) if n and pattern_match(n, pattern)]
+                if not matched:
+                    raise ValueError(
+                        f"features: {name!r} stands for {pattern}, which this kernel does not have"
+                    )
+                for i, n in matched:
+                    wanted[n] = value
+                    req_bits.append(i)
                 continue
             if name not in known:
                 legacy = sorted({x for s, lng, _ in LEGACY_FEATURES for x in (s, lng)})
@@ -1012,7 +1024,7 @@ class KernelDevice:
         body = _encode(vals, _RING_ATTRS, RING_SETTABLE)
         if not body:
             raise ValueError(f"rings: give at least one of {', '.join(RING_SETTABLE)}")
-        current = self.rings()
+        current = self._read_before_change(self.rings, "changing ring parameters (-G)")
         for name, maxname in (
             ("rx", "rx_max"),
             ("rx_mini", "rx_mini_max"),
@@ -1037,7 +1049,7 @@ class KernelDevice:
         body = _encode(values, _CHANNEL_ATTRS, CHANNEL_SETTABLE)
         if not body:
             raise ValueError(f"channels: give at least one of {', '.join(CHANNEL_SETTABLE)}")
-        current = self.channels()
+        current = self._read_before_change(self.channels, "changing channels (-L)")
         for name, value in values.items():
             limit = getattr(current, f"{name}_max")
             if limit is not None and value > limit:
@@ -1203,7 +1215,7 @@ class KernelDevice:
         return self._call("RSS (-x)", get)
 
     def set_rss(self, indirection: Sequence[int] | None, key: bytes | None, hfunc: str | None) -> Rss:
-        current = self.rss()
+        current = self._read_before_change(self.rss, "changing RSS (-X)")
         hbits = 0
         if hfunc is not None:
             names = [n for n, _ in current.hfuncs]
