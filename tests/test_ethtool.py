@@ -273,9 +273,13 @@ def test_text_output_equals_ethtool(pair: VethPair, capsys: pytest.CaptureFixtur
         assert "not supported by veth" in err, err
         return
     assert code == 0, err
+    _assert_same_text(verb, out, ref.stdout)
+
+
+def _assert_same_text(verb: str, out: str, ref: str) -> None:
     if verb == "-i":
         ours = out.splitlines()
-        theirs = ref.stdout.splitlines()
+        theirs = ref.splitlines()
         assert ours[: len(theirs)] == theirs
         extra = dict(line.split(": ", 1) for line in ours[len(theirs) :])
         assert extra["xdp-native"] == "yes"  # veth runs XDP programs natively
@@ -283,8 +287,24 @@ def test_text_output_equals_ethtool(pair: VethPair, capsys: pytest.CaptureFixtur
         assert "basic" in extra["xdp-features"].split()
         assert not any(k.startswith("vpd") for k in extra)  # veth has no PCI VPD
     else:
-        assert out.splitlines() == ref.stdout.splitlines()
-        assert out == ref.stdout
+        assert out.splitlines() == ref.splitlines()
+        assert out == ref
+
+
+@pytest.mark.privileged
+@needs_ethtool
+@pytest.mark.parametrize("verb", READ_VERBS)
+def test_loopback_text_and_refusals_like_ethtool(
+    pair: VethPair, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """The namespace's lo: other features (loopback on [fixed]), and no driver info, channels or stats."""
+    end = pair.a
+    ref = end.ns.exec(ETHTOOL, verb, "lo", check=False)
+    code, out, err = xdpkt(capsys, verb, "lo", "--netns", end.ns.name)
+    assert out == ref.stdout
+    assert (code == 0) == (ref.returncode == 0), (err, ref.stderr)
+    if code:
+        assert "not supported by the driver of lo" in err, err
 
 
 @pytest.mark.privileged

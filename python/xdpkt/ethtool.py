@@ -816,9 +816,9 @@ class KernelDevice:
     def driver_name(self) -> str:
         if self._driver is None:
             try:
-                self._driver = self._drvinfo_raw()[0] or "its driver"
+                self._driver = self._drvinfo_raw()[0] or f"the driver of {self._ifname}"
             except OSError:
-                self._driver = "its driver"
+                self._driver = f"the driver of {self._ifname}"
         return self._driver
 
     def _translate(self, exc: OSError, what: str, *, change: bool) -> Exception:

@@ -335,7 +335,7 @@ def _driver(b: et.EthtoolBackend) -> str:
     try:
         return b.driver_info().driver
     except OSError:
-        return "its driver"
+        return f"the driver of {b.ifname}"
 
 
 def run(args: argparse.Namespace) -> int:
