@@ -771,3 +771,45 @@ def test_frozen_and_dicts() -> None:
     assert et.Feature("rx-lro", False, False, True).state == "off [fixed]"
     assert cmd.format_stats(et.Stats("d", (("a", 1),))) == "NIC statistics:\n     a: 1\n"
     assert ctypes.sizeof(ctypes.c_void_p) == 8  # the ioctl layouts here assume a 64-bit host
+
+
+@pytest.mark.privileged
+def test_set_arguments_checked_and_refusals_named(pair: VethPair) -> None:
+    dev, ns = pair.a.ifname, pair.a.ns.name
+    with pytest.raises(ValueError, match=r"rx: an integer in 0\.\.4294967295, got 'x'"):
+        et.set_rings(dev, netns=ns, rx="x")
+    with pytest.raises(
+        ValueError, match=r"bogus: not a settable parameter; allowed: rx, rx_mini, rx_jumbo, tx"
+    ):
+        et.set_rings(dev, netns=ns, bogus=1)
+    with pytest.raises(ValueError, match=r"tcp_data_split: 'on', 'off' or 'auto'"):
+        et.set_rings(dev, netns=ns, tcp_data_split="sometimes")
+    with pytest.raises(ValueError, match=r"adaptive_rx: True or False"):
+        et.set_coalesce(dev, netns=ns, adaptive_rx=1)
+    with pytest.raises(ValueError, match=r"coalesce: give at least one of rx_usecs"):
+        et.set_coalesce(dev, netns=ns)
+    with pytest.raises(et.NotSupportedError, match=r"changing ring parameters \(-G\) not supported by veth"):
+        et.set_rings(dev, netns=ns, rx=256)
+    with pytest.raises(et.NotSupportedError, match=r"changing coalescing \(-C\) not supported by veth"):
+        et.set_coalesce(dev, netns=ns, rx_usecs=8)
+    with pytest.raises(et.NotSupportedError, match=r"RSS \(-x\) not supported by veth"):
+        et.set_rss(dev, netns=ns, equal=1)
+    with pytest.raises(
+        ValueError, match=r"'ufo' stands for tx-udp-fragmentation, which this kernel does not have"
+    ):
+        et.set_features(dev, {"ufo": False}, netns=ns)
+    x = et.xdp_support(dev, netns=ns)
+    assert x.available and x.native and not x.zero_copy and x.ifname == dev
+    assert x.to_dict()["xdp_features"] == list(x.xdp_features)
+
+
+@pytest.mark.privileged
+def test_K_json(fresh: VethPair, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = xdpkt(
+        capsys, "-K", fresh.a.ifname, "gro", "on", "lro", "on", "--json", "--netns", fresh.a.ns.name
+    )
+    assert code == 1 and "not changed: rx-lro" in err
+    doc = json.loads(out)
+    jsonschema.validate(doc, SCHEMAS["-K"])
+    assert doc["changed"] == ["rx-gro"] and doc["failed"] == {"rx-lro": False} and doc["fixed"] == ["rx-lro"]
+    assert doc["ok"] is False and doc["actual_changes"] == ["rx-gro: on", "rx-lro: off [requested on]"]
