@@ -585,6 +585,10 @@ try:
     et.set_features(sys.argv[2], {"rx-gro": True})
 except PermissionError as e:
     print("PermissionError", e.strerror)
+try:
+    et.features("lo", netns=sys.argv[3])
+except PermissionError as e:
+    print("setns:", e.strerror)
 """
 
 
@@ -592,11 +596,12 @@ except PermissionError as e:
 def test_change_without_cap_net_admin_is_permission_error(pair: VethPair) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.run(
-        [sys.executable, "-c", _DROP_AND_SET, pair.a.ns.path, pair.a.ifname],
+        [sys.executable, "-c", _DROP_AND_SET, pair.a.ns.path, pair.a.ifname, pair.b.ns.name],
         capture_output=True, text=True, timeout=60, env=env, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "PermissionError" in proc.stdout and "needs CAP_NET_ADMIN" in proc.stdout, proc.stdout
+    assert "setns: entering a network namespace (setns) needs CAP_SYS_ADMIN" in proc.stdout, proc.stdout
 
 
 # --- the Port seam, with a backend that answers every verb ----------------------------------------

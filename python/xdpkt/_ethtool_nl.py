@@ -136,6 +136,11 @@ def get_str(v: memoryview) -> str:
 
 # --- namespaces -----------------------------------------------------------------------------------
 
+
+class NamespaceAccessError(PermissionError):
+    """setns(2) refused: the capability missing is CAP_SYS_ADMIN, whatever the operation was."""
+
+
 _libc: ctypes.CDLL | None = None
 
 
@@ -146,7 +151,7 @@ def _setns(fd: int) -> None:
     if _libc.setns(ctypes.c_int(fd), ctypes.c_int(CLONE_NEWNET)) != 0:
         err = ctypes.get_errno()
         if err == errno.EPERM:
-            raise PermissionError(err, "entering a network namespace (setns) needs CAP_SYS_ADMIN")
+            raise NamespaceAccessError(err, "entering a network namespace (setns) needs CAP_SYS_ADMIN")
         raise OSError(err, os.strerror(err))
 
 

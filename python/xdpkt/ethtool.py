@@ -835,14 +835,15 @@ class KernelDevice:
             return PermissionError(code, f"{what} on {self._where()} needs {need}")
         if code == errno.EINVAL and detail:
             return ValueError(f"{what} on {self._where()}: {detail} (driver {self.driver_name()})")
-        msg = f"{what} on {self._where()}: {os.strerror(code or 0)}" + (f" ({detail})" if detail else "")
+        base = exc.strerror or os.strerror(code or 0)
+        msg = f"{what} on {self._where()}: {base}" + (f" ({detail})" if detail else "")
         return OSError(code, msg)
 
     def _call(self, what: str, fn: Callable[[], T], *, change: bool = False) -> T:
         try:
             return fn()
         except (nl.NetlinkError, OSError) as e:
-            if isinstance(e, (EthtoolError, ValueError)) or e.errno is None:
+            if isinstance(e, (EthtoolError, nl.NamespaceAccessError)) or e.errno is None:
                 raise
             raise self._translate(e, what, change=change) from None
 
