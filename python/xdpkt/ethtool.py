@@ -44,6 +44,7 @@ __all__ = [
     "FeatureChange",
     "FeatureChangeError",
     "Features",
+    "KernelDevice",
     "NoSuchDeviceError",
     "NotSupportedError",
     "Rings",
@@ -52,11 +53,15 @@ __all__ = [
     "Vpd",
     "VpdError",
     "XdpSupport",
+    "backend",
     "channels",
     "coalesce",
     "driver_info",
     "features",
+    "legacy_group",
     "parse_vpd",
+    "pattern_match",
+    "read_vpd_file",
     "register_port",
     "rings",
     "rss",
@@ -336,7 +341,7 @@ class Features:
             return (by_name[name],)
         legacy = _LEGACY_BY_NAME.get(name)
         if legacy is not None:
-            return tuple(f for f in self.items if _legacy_index(f.name) == legacy)
+            return tuple(f for f in self.items if legacy_group(f.name) == legacy)
         raise KeyError(name)
 
     def __getitem__(self, name: str) -> bool:
@@ -355,7 +360,7 @@ class Features:
     def to_dict(self) -> dict[str, Any]:
         legacy = {}
         for i, (_short, long_name, _pattern) in enumerate(LEGACY_FEATURES):
-            members = [f for f in self.items if _legacy_index(f.name) == i]
+            members = [f for f in self.items if legacy_group(f.name) == i]
             if members:
                 legacy[long_name] = any(f.active for f in members)
         return {
@@ -644,7 +649,8 @@ _LEGACY_BY_NAME: Final = {
 }
 
 
-def _legacy_index(kernel_name: str) -> int | None:
+def legacy_group(kernel_name: str) -> int | None:
+    """Index in LEGACY_FEATURES of the group a kernel feature belongs to, or None."""
     for i, (_s, _l, pattern) in enumerate(LEGACY_FEATURES):
         if pattern_match(kernel_name, pattern):
             return i

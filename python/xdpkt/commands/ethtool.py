@@ -109,7 +109,7 @@ def format_driver_info(d: et.DriverInfo) -> str:
 def format_features(f: et.Features) -> str:
     """ethtool's netlink ``-k`` layout: legacy groups with their members, then the rest."""
     out = [f"Features for {f.ifname}:"]
-    group_of = {feat.name: _legacy_index(feat.name) for feat in f.items}
+    group_of = {feat.name: et.legacy_group(feat.name) for feat in f.items}
     for i, (_short, long_name, _pattern) in enumerate(et.LEGACY_FEATURES):
         if long_name == "udp-fragmentation-offload":
             continue  # no kernel with the netlink interface has UFO
@@ -125,13 +125,6 @@ def format_features(f: et.Features) -> str:
         if group_of[feat.name] is None:
             out.append(f"{feat.name}: {feat.state}")
     return "\n".join(out) + "\n"
-
-
-def _legacy_index(name: str) -> int | None:
-    for i, (_s, _l, pattern) in enumerate(et.LEGACY_FEATURES):
-        if et.pattern_match(name, pattern):
-            return i
-    return None
 
 
 def format_rings(r: et.Rings) -> str:
