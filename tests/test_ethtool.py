@@ -291,20 +291,77 @@ def _assert_same_text(verb: str, out: str, ref: str) -> None:
         assert out == ref
 
 
+@pytest.fixture(scope="module")
+def tap(pair: VethPair) -> Iterator[str]:
+    """A tap device (driver tun) in the pair's namespace a: it has coalescing (rx-frames) and channels.
+    No traffic is sent on it; it only answers ethtool requests."""
+    name = f"xt{pair.a.ifname[2:8]}"
+    pair.a.ns.exec("ip", "tuntap", "add", "dev", name, "mode", "tap")
+    try:
+        yield name
+    finally:
+        pair.a.ns.exec("ip", "link", "del", name, check=False)
+
+
 @pytest.mark.privileged
 @needs_ethtool
+@pytest.mark.parametrize("kind", ["lo", "tun"])
 @pytest.mark.parametrize("verb", READ_VERBS)
-def test_loopback_text_and_refusals_like_ethtool(
-    pair: VethPair, capsys: pytest.CaptureFixture[str], verb: str
+def test_other_devices_text_and_refusals_like_ethtool(
+    pair: VethPair, tap: str, capsys: pytest.CaptureFixture[str], verb: str, kind: str
 ) -> None:
-    """The namespace's lo: other features (loopback on [fixed]), and no driver info, channels or stats."""
+    """lo (loopback on [fixed]; no driver info, channels or stats) and a tap (tun: coalescing and
+    channels veth lacks, no stats): stdout equal to ethtool's, the same verbs refused."""
     end = pair.a
-    ref = end.ns.exec(ETHTOOL, verb, "lo", check=False)
-    code, out, err = xdpkt(capsys, verb, "lo", "--netns", end.ns.name)
-    assert out == ref.stdout
+    dev = {"lo": "lo", "tun": tap}[kind]
+    ref = end.ns.exec(ETHTOOL, verb, dev, check=False)
+    code, out, err = xdpkt(capsys, verb, dev, "--netns", end.ns.name)
     assert (code == 0) == (ref.returncode == 0), (err, ref.stderr)
     if code:
-        assert "not supported by the driver of lo" in err, err
+        assert out == ref.stdout == ""
+        driver = "the driver of lo" if kind == "lo" else "tun"
+        assert f"not supported by {driver}" in err, err
+    elif verb == "-i":
+        theirs = ref.stdout.splitlines()
+        ours = out.splitlines()
+        assert ours[: len(theirs)] == theirs and ours[len(theirs)].startswith("xdp-native: ")
+    else:
+        assert out == ref.stdout
+
+
+@pytest.mark.privileged
+@needs_ethtool
+def test_coalesce_read_write_on_tap(pair: VethPair, tap: str, capsys: pytest.CaptureFixture[str]) -> None:
+    end = pair.a
+    ns = end.ns.name
+    c = et.coalesce(tap, netns=ns)
+    assert c.rx_frames is not None and c.rx_usecs is None  # tun supports rx-frames only
+    jsonschema.validate(c.to_dict(), SCHEMAS["-c"])
+    new = et.set_coalesce(tap, netns=ns, rx_frames=16)
+    assert new.rx_frames == 16
+    assert "rx-frames: 16\n" in ethtool(end, "-c", tap).stdout
+    code, out, err = xdpkt(capsys, "-C", tap, "rx-frames", "8", "--netns", ns)
+    assert code == 0 and out == "", err
+    assert "rx-frames: 8\n" in ethtool(end, "-c", tap).stdout
+    assert et.coalesce(tap, netns=ns).rx_frames == 8
+    # ethtool sets it, xdpkt reads it
+    assert ethtool(end, "-C", tap, "rx-frames", "4").returncode == 0
+    code, out, err = xdpkt(capsys, "-c", tap, "--netns", ns, "--json")
+    doc = json.loads(out)
+    jsonschema.validate(doc, SCHEMAS["-c"])
+    assert doc["rx_frames"] == 4 and doc["rx_usecs"] is None
+    code, out, err = xdpkt(capsys, "-C", tap, "rx-frames", "2", "--netns", ns, "--json")
+    jsonschema.validate(json.loads(out), SCHEMAS["-C"])
+    assert json.loads(out)["rx_frames"] == 2
+    # a parameter the driver does not have: refused before anything is sent, and ethtool agrees
+    with pytest.raises(
+        et.NotSupportedError, match=r"parameter rx-usecs not supported by tun .*supports: rx-frames"
+    ):
+        et.set_coalesce(tap, netns=ns, rx_usecs=5)
+    assert ethtool(end, "-C", tap, "rx-usecs", "5").returncode != 0
+    code, out, err = xdpkt(capsys, "-C", tap, "rx-usecs", "5", "--netns", ns)
+    assert code == 1 and "rx-usecs not supported by tun" in err
+    assert et.coalesce(tap, netns=ns).rx_frames == 2  # nothing else changed
 
 
 @pytest.mark.privileged
@@ -698,16 +755,16 @@ def test_port_text_formats(port: _Port, capsys: pytest.CaptureFixture[str]) -> N
     assert out == (
         "Ring parameters for port0:\nPre-set maximums:\nRX:\t\t4096\nRX Mini:\tn/a\nRX Jumbo:\tn/a\n"
         "TX:\t\t4096\nCurrent hardware settings:\nRX:\t\t2048\nRX Mini:\tn/a\nRX Jumbo:\tn/a\nTX:\t\t2048\n"
-        "RX Buf Len:\tn/a\nCQE Size:\tn/a\nTX Push:\toff\nTCP data split:\tn/a\n"
+        "RX Buf Len:\t\tn/a\nCQE Size:\t\tn/a\nTX Push:\toff\nTCP data split:\tn/a\n"
     )
     code, out, err = xdpkt(capsys, "-c", "port:t0")
     lines = out.split("\n")
     assert lines[:3] == [
         "Coalesce parameters for port0:",
         "Adaptive RX: on  TX: off",
-        "stats-block-usecs:\tn/a",
+        "stats-block-usecs: n/a",
     ]
-    assert "rx-usecs:\t50" in lines and "rx-frames:\t64" in lines and "tx-usecs:\t0" in lines
+    assert "rx-usecs: 50" in lines and "rx-frames: 64" in lines and "tx-usecs: 0" in lines
     assert "CQE mode RX: n/a  TX: n/a" in lines and out.endswith("\n\n")
     code, out, err = xdpkt(capsys, "-x", "port:t0")
     assert out.splitlines()[:3] == [

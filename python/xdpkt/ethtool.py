@@ -1079,6 +1079,16 @@ class KernelDevice:
         body = _encode(values, _COALESCE_ATTRS, COALESCE_SETTABLE)
         if not body:
             raise ValueError(f"coalesce: give at least one of {', '.join(COALESCE_SETTABLE)}")
+        current = self._read_before_change(self.coalesce, "changing coalescing (-C)")
+        # The kernel reports exactly the parameters the driver supports (supported_coalesce_params).
+        supported = [n for n in COALESCE_SETTABLE if getattr(current, n) is not None]
+        refused = [n for n in values if n not in supported]
+        if refused:
+            raise NotSupportedError(
+                f"coalescing parameter {', '.join(n.replace('_', '-') for n in refused)} not supported by "
+                f"{self.driver_name()} ({self._where()}); it supports: "
+                f"{', '.join(n.replace('_', '-') for n in supported) or 'none'}"
+            )
         self._set(MSG_COALESCE_SET, "changing coalescing (-C)", body)
         return self.coalesce()
 
