@@ -804,6 +804,8 @@ def test_port_set_verbs(port: _Port, capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0 and port.b.indir == tuple(i % 2 for i in range(16))
     code, _o, err = xdpkt(capsys, "-X", "port:t0", "equal", "2", "weight", "1", "1")
     assert code == 2 and "only one of equal, weight, indirection" in err
+    code, _o, err = xdpkt(capsys, "-X", "port:t0", "default")
+    assert code == 0 and port.b.indir == ()  # an empty table asks for the driver's default
     with pytest.raises(ValueError, match="netns: only for a kernel device"):
         et.rings("port:t0", netns="x")
 

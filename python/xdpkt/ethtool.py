@@ -1243,7 +1243,9 @@ class KernelDevice:
             hbits = 1 << names.index(hfunc)
         indir_size = ETH_RXFH_INDIR_NO_CHANGE
         indir_bytes = b""
-        if indirection is not None:
+        if indirection is not None and len(indirection) == 0:
+            indir_size = 0  # the driver's default table (ethtool -X default)
+        elif indirection is not None:
             if len(indirection) != len(current.indirection):
                 raise ValueError(
                     f"indirection: {len(current.indirection)} entries (the device's table size), "
@@ -1439,18 +1441,33 @@ def set_rss(
     indirection: Sequence[int] | None = None,
     key: bytes | None = None,
     hfunc: str | None = None,
+    default: bool = False,
 ) -> Rss:
     """``ethtool -X``: at most one of ``equal`` (spread over the first N rings), ``weight`` (one weight
-    per ring) or ``indirection`` (the whole table), and/or ``key`` and ``hfunc``."""
+    per ring), ``indirection`` (the whole table) or ``default`` (the driver's own table), and/or
+    ``key`` and ``hfunc``."""
     b = backend(dev, netns)
     given = [
-        n for n, v in (("equal", equal), ("weight", weight), ("indirection", indirection)) if v is not None
+        n
+        for n, v in (
+            ("equal", equal),
+            ("weight", weight),
+            ("indirection", indirection),
+            ("default", default or None),
+        )
+        if v is not None
     ]
     if len(given) > 1:
-        raise ValueError(f"set_rss: give only one of equal, weight, indirection (got {', '.join(given)})")
+        raise ValueError(
+            f"set_rss: give only one of equal, weight, indirection, default (got {', '.join(given)})"
+        )
     if not given and key is None and hfunc is None:
-        raise ValueError("set_rss: give equal, weight, indirection, key or hfunc")
-    table: Sequence[int] | None = indirection
+        raise ValueError("set_rss: give equal, weight, indirection, default, key or hfunc")
+    if indirection is not None and len(indirection) == 0:
+        raise ValueError(
+            "indirection: one ring number per table entry (for the driver's table: default=True)"
+        )
+    table: Sequence[int] | None = () if default else indirection
     if equal is not None or weight is not None:
         size = len(b.rss().indirection)
         if size == 0:

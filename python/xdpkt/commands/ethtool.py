@@ -29,7 +29,11 @@ _VERBS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("-L", ("--set-channels",), "change channel counts: rx N tx N other N combined N"),
     ("-S", ("--statistics",), "show NIC statistics"),
     ("-x", ("--show-rxfh-indir", "--show-rxfh"), "show RSS indirection table, key and hash function"),
-    ("-X", ("--set-rxfh-indir", "--rxfh"), "change RSS: equal N | weight W... | hkey XX:.. | hfunc NAME"),
+    (
+        "-X",
+        ("--set-rxfh-indir", "--rxfh"),
+        "change RSS: equal N | weight W... | default | hkey XX:.. | hfunc NAME",
+    ),
 )
 
 RING_PARAMS = {
@@ -280,7 +284,7 @@ def parse_params(verb: str, params: Sequence[str], table: dict[str, str], bools:
 def parse_rxfh_args(params: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     i = 0
-    keywords = ("equal", "weight", "hkey", "hfunc")
+    keywords = ("equal", "weight", "default", "hkey", "hfunc")
     while i < len(params):
         word = params[i]
         if word == "equal":
@@ -296,6 +300,9 @@ def parse_rxfh_args(params: Sequence[str]) -> dict[str, Any]:
                 raise UsageError("weight: needs one weight per RX ring")
             out["weight"] = weights
             i = j
+        elif word == "default":
+            out["default"] = True
+            i += 1
         elif word == "hkey":
             text = params[i + 1] if i + 1 < len(params) else ""
             try:
