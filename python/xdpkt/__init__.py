@@ -7,7 +7,7 @@ The offline offloads need no privileges::
     packets = xdpkt.gro.coalesce(frames)               # GRO over one batch: list[xdpkt.Packet]
 """
 
-from xdpkt import gro, gso
+from xdpkt import ethtool, gro, gso
 from xdpkt._xdpkt import Packet, PacketError, XdpktError, __version__
 from xdpkt.port import Port, PortConfig
 from xdpkt.socket import Batch, PacketView, Socket
@@ -22,6 +22,7 @@ __all__ = [
     "Socket",
     "XdpktError",
     "__version__",
+    "ethtool",
     "gro",
     "gso",
 ]

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "xdpkt.commands.offload",
     "xdpkt.commands.conformance",
     "xdpkt.commands.demo",
+    "xdpkt.commands.ethtool",
     "xdpkt._cli_bench",
 )
 
