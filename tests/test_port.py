@@ -459,3 +459,41 @@ def test_demo_without_root_names_the_capability() -> None:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "CAP_NET_ADMIN" in r.stderr or "CAP_SYS_ADMIN" in r.stderr, r.stderr
+
+
+# -- software RSS over a multi-queue veth -----------------------------------------------------------
+
+
+@privileged
+def test_software_rss_spreads_flows_one_queue_each() -> None:
+    """Port.send steers each flow by Toeplitz: on a 4-queue veth every flow lands, in order, on exactly
+    the peer queue the hash predicts, and the flows spread over all four queues."""
+    with ForwardTopology(queues=4, tag="rss") as t:
+        flows = [fr.tcp_flow(6, 300, seq=1 + 10**5 * k, sport=4000 + k) for k in range(40)]
+        frames = [f for group in zip(*flows, strict=True) for f in group]
+        socks = [xdpkt.Socket(t.b.ifname, q, netns=t.b.ns.name, frames=1024, ring_size=512) for q in range(4)]
+        try:
+            with xdpkt.Port(ifname=t.m_b.ifname, netns=t.m.name, channels=4, gro=False) as p:
+                predicted = {4000 + k: p.flow_queue(flows[k][0]) for k in range(40)}
+                assert p.send(frames) == len(frames)
+            seen: dict[int, list[tuple[int, bytes]]] = {}
+            deadline = time.monotonic() + 5
+            total = 0
+            while total < len(frames) and time.monotonic() < deadline:
+                for q, s in enumerate(socks):
+                    with s.recv(256, timeout=0.05) as b:
+                        for v in b:
+                            f = bytes(v)
+                            if _ours(f):
+                                sp = struct.unpack_from("!H", f, 34)[0]
+                                seen.setdefault(sp, []).append((q, f))
+                                total += 1
+        finally:
+            for s in socks:
+                s.close()
+    assert total == len(frames)
+    for k in range(40):
+        got = seen[4000 + k]
+        assert {q for q, _ in got} == {predicted[4000 + k]}, f"flow {k}"
+        assert [f for _, f in got] == flows[k]
+    assert set(predicted.values()) == {0, 1, 2, 3}
