@@ -95,9 +95,8 @@ def run_xdpkt(topo: netns.ForwardTopology, args: argparse.Namespace, channels: i
         cpu, mach = threads_cpu("xdpkt-fwd") - c0, machine_busy() - m0
         pa.stop()
         sa, sb = pa.stats(), pb.stats()
-    drops = sum(
-        s[k] for s in (sa, sb) for k in ("tx_mtu_drops", "tx_pool_drops", "tx_errors", "xsk_rx_dropped", "xsk_rx_ring_full")
-    )  # fmt: skip
+    keys = ("tx_mtu_drops", "tx_pool_drops", "tx_errors", "xsk_rx_dropped", "xsk_rx_ring_full")
+    drops = sum(s[k] for s in (sa, sb) for k in keys)
     return {
         "gbps": gbps,
         "fwd_cpu_s": cpu,
@@ -124,7 +123,9 @@ def run_testpmd(topo: netns.ForwardTopology, args: argparse.Namespace) -> dict[s
         "set gso segsz 1514",
         "start",
     ]
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     assert p.stdin is not None
     try:
         p.stdin.write("\n".join(setup) + "\n")
@@ -204,21 +205,38 @@ def main() -> int:
             r["fwd_cpu_s_per_gbit"] = r["fwd_cpu_s"] / gbit if r["fwd_cpu_s"] is not None and gbit else None
             r["machine_cpu_s_per_gbit"] = r["machine_cpu_s"] / gbit if gbit else None
             results[side].append(r)
-            print(f"round {rnd + 1} {side:10s} {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()})}", file=sys.stderr)
+            shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
+            print(f"round {rnd + 1} {side:10s} {json.dumps(shown)}", file=sys.stderr)
 
     def med(side: str, key: str) -> float | None:
         vals = [r[key] for r in results[side] if r.get(key) is not None]
         return statistics.median(vals) if vals else None
 
     print(f"\nTCP A->B through M, {args.streams} streams, {args.seconds:g} s, median of {args.runs} runs")
-    print(f"{'side':10s} {'Gbit/s':>8s} {'fwd CPU s/Gbit':>15s} {'machine CPU s/Gbit':>19s} {'vs testpmd goodput':>19s} {'vs testpmd CPU/Gbit':>20s}")
-    tp_g, tp_c = (med("testpmd", "gbps"), med("testpmd", "fwd_cpu_s_per_gbit")) if "testpmd" in sides else (None, None)
+    cols = (
+        "side",
+        "Gbit/s",
+        "fwd CPU s/Gbit",
+        "machine CPU s/Gbit",
+        "vs testpmd goodput",
+        "vs testpmd CPU/Gbit",
+    )
+    print("  ".join(cols))
+    tp_g, tp_c = (
+        (med("testpmd", "gbps"), med("testpmd", "fwd_cpu_s_per_gbit")) if "testpmd" in sides else (None, None)
+    )
     summary: dict[str, Any] = {}
     for s in sides:
         g, c, m = med(s, "gbps"), med(s, "fwd_cpu_s_per_gbit"), med(s, "machine_cpu_s_per_gbit")
         rg = g / tp_g if g and tp_g else None
         rc = c / tp_c if c and tp_c else None
-        summary[s] = {"gbps": g, "fwd_cpu_s_per_gbit": c, "machine_cpu_s_per_gbit": m, "goodput_vs_testpmd": rg, "cpu_per_gbit_vs_testpmd": rc}
+        summary[s] = {
+            "gbps": g,
+            "fwd_cpu_s_per_gbit": c,
+            "machine_cpu_s_per_gbit": m,
+            "goodput_vs_testpmd": rg,
+            "cpu_per_gbit_vs_testpmd": rc,
+        }
 
         def f(v: float | None, spec: str) -> str:
             return "-" if v is None else format(v, spec)
