@@ -63,7 +63,7 @@ def bench_batch(args: argparse.Namespace) -> dict[str, Any]:
                 )  # fmt: skip
                 if r.returncode != 0:
                     raise RuntimeError(r.stderr)
-                runs.append(json.loads(r.stdout)["pps"])
+                runs.append(json.loads(r.stdout)["mpps"] * 1e6)
         pps = statistics.median(runs)
         out[str(b)] = {"pps": pps, "ns_per_packet": 1e9 / pps, "runs": runs}
         print(f"txonly --batch {b:3d}: {pps / 1e6:6.3f} Mpps, {1e9 / pps:7.1f} ns/packet", file=sys.stderr)
@@ -159,7 +159,7 @@ def bench_gro(args: argparse.Namespace) -> dict[str, Any]:
                     ):
                         stop = threading.Event()
 
-                        def send() -> None:
+                        def send(stop: threading.Event = stop, tx: xdpkt.Port = tx) -> None:
                             while not stop.is_set():
                                 tx.send(frames)
 
