@@ -16,6 +16,7 @@ __all__ = [
     "Packet",
     "PacketError",
     "PacketView",
+    "Port",
     "Socket",
     "XdpktError",
     "__version__",
@@ -195,6 +196,7 @@ def bench(
     peer_queue: int = 0,
 ) -> dict[str, Any]: ...
 
+@disjoint_base
 class Port:
     """All queues of one interface: NAPI polling, GRO on receive, GSO on transmit."""
 
