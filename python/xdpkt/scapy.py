@@ -422,6 +422,12 @@ class XdpSocket(SuperSocket):
         ``close()`` signals). Sleeps in slices of at most 0.25 s, after each of which it
         checks that every ``XdpSocket``'s interface still exists.
         """
+        # Fast path, taken once per packet while a batch drains: no poll() at all. Other
+        # sockets wait at most until the queues are empty (one batch), then poll() sees
+        # every ready fd at once.
+        queued = [s for s in sockets if isinstance(s, XdpSocket) and (s._pending or s.closed)]
+        if queued:
+            return queued
         deadline = None if remain is None else time.monotonic() + max(float(remain), 0.0)
         while True:
             ready: list[SuperSocket] = []

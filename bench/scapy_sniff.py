@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""scapy's sniff() over xdpkt.scapy.XdpSocket vs over scapy's own L2ListenSocket (AF_PACKET).
+
+On a private veth pair (two namespaces made here, removed at the end), the Rust txonly loop
+(`xdpkt.bench("txonly")`, in a child process in namespace b) sends 64-byte UDP frames for a
+bounded time, faster than any Python consumer; in namespace a each consumer runs for
+`--seconds` and we count what it delivered:
+
+  raw Socket.recv          xdpkt.Socket.recv(256) + Batch.close(): the AF_XDP path alone
+  raw Socket.recv+bytes    the same plus Batch.to_bytes() (what XdpSocket does per batch)
+  XdpSocket sniff          sniff(opened_socket=XdpSocket, store=False, prn=count)
+  XdpSocket sniff (Raw)    the same with basecls=Raw: scapy's loop without Ether dissection
+  L2ListenSocket sniff     sniff(opened_socket=L2ListenSocket, store=False, prn=count)
+  Ether() dissect only     Ether(frame) in a loop on one received frame, no socket (the ceiling)
+
+The consumers are saturated (the generator's rate is printed too), so each figure is the
+consumer's own packets/s; frames it could not take are dropped by the ring / socket buffer.
+
+    sudo .venv/bin/python bench/scapy_sniff.py [--seconds 2] [--size 64] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import xdpkt
+from scapy.config import conf
+from scapy.interfaces import InterfaceProvider, NetworkInterface
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.sendrecv import sniff
+from xdpkt.netns import VethPair
+from xdpkt.scapy import XdpSocket
+
+_GEN = """
+import json, sys
+from xdpkt._xdpkt import bench
+r = bench("txonly", sys.argv[1], seconds=float(sys.argv[2]), size=int(sys.argv[3]), netns=sys.argv[4])
+print(json.dumps({k: r[k] for k in ("packets", "seconds")}), flush=True)
+"""
+
+
+class Generator:
+    """The txonly loop in a child process (its own GIL and CPU) for a bounded time."""
+
+    def __init__(self, v: VethPair, seconds: float, size: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _GEN, v.b.ifname, str(seconds), str(size), v.b.ns.name],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(0.4)  # socket open, frames flowing
+
+    def rate(self) -> float:
+        out, _ = self.proc.communicate(timeout=60)
+        r = json.loads(out)
+        return float(r["packets"]) / float(r["seconds"])
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def measure(v: VethPair, seconds: float, size: int, consume: Callable[[float], int]) -> tuple[float, float]:
+    gen = Generator(v, seconds + 1.0, size)
+    try:
+        t0 = time.monotonic()
+        n = consume(seconds)
+        elapsed = time.monotonic() - t0
+        return n / elapsed, gen.rate()
+    finally:
+        gen.kill()
+
+
+def _xdp(v: VethPair, **kw: Any) -> XdpSocket:
+    return XdpSocket(v.a.ifname, netns=v.a.ns.name, promisc=False, **kw)
+
+
+def raw_recv(v: VethPair, with_bytes: bool) -> Callable[[float], int]:
+    def run(seconds: float) -> int:
+        n = 0
+        with xdpkt.Socket(v.a.ifname, netns=v.a.ns.name) as s:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                with s.recv(256, timeout=0.05) as b:
+                    n += len(b)
+                    if with_bytes:
+                        b.to_bytes()
+        return n
+
+    return run
+
+
+def xdp_sniff(v: VethPair, **kw: Any) -> Callable[[float], int]:
+    def run(seconds: float) -> int:
+        count = [0]
+
+        def prn(_p: object) -> None:
+            count[0] += 1
+
+        with _xdp(v, **kw) as s:
+            sniff(opened_socket=s, store=False, prn=prn, timeout=seconds)
+        return count[0]
+
+    return run
+
+
+def l2listen_sniff(v: VethPair) -> Callable[[float], int]:
+    # scapy resolves names in this namespace only: hand it the interface as an object.
+    dev = NetworkInterface(InterfaceProvider(), {"name": v.a.ifname, "network_name": v.a.ifname})
+
+    def run(seconds: float) -> int:
+        count = [0]
+
+        def prn(_p: object) -> None:
+            count[0] += 1
+
+        # Created on a thread inside namespace a: the AF_PACKET socket lives there.
+        s = v.a.ns.run(lambda: conf.L2listen(iface=dev, promisc=False))
+        try:
+            sniff(opened_socket=s, store=False, prn=prn, timeout=seconds)
+        finally:
+            s.close()
+        return count[0]
+
+    return run
+
+
+def dissect_only(v: VethPair, size: int) -> float:
+    with _xdp(v, basecls=Raw) as s:
+        gen = Generator(v, 1.0, size)
+        try:
+            frame = s.recv()
+        finally:
+            gen.kill()
+    assert frame is not None
+    data = bytes(frame)
+    n, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < 1.0:
+        for _ in range(1000):
+            Ether(data)
+        n += 1000
+    return n / (time.monotonic() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=2.0, help="per consumer (0.5..10)")
+    ap.add_argument("--size", type=int, default=64, help="frame size in bytes (64..1500)")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if not 0.5 <= a.seconds <= 10:
+        ap.error("--seconds must be within 0.5..10")
+    if not 64 <= a.size <= 1500:
+        ap.error("--size must be within 64..1500")
+    if os.geteuid() != 0:
+        print("needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF)", file=sys.stderr)
+        return 1
+    conf.verb = 0
+    rows: list[tuple[str, float, float]] = []
+    with VethPair(tag="scsniff") as v:
+        cases: list[tuple[str, Callable[[float], int]]] = [
+            ("raw Socket.recv", raw_recv(v, False)),
+            ("raw Socket.recv+bytes", raw_recv(v, True)),
+            ("XdpSocket sniff", xdp_sniff(v)),
+            ("XdpSocket sniff (Raw)", xdp_sniff(v, basecls=Raw)),
+            ("L2ListenSocket sniff", l2listen_sniff(v)),
+        ]
+        for name, fn in cases:
+            pps, gen = measure(v, a.seconds, a.size, fn)
+            rows.append((name, pps, gen))
+        ceiling = dissect_only(v, a.size)
+    by = {name: pps for name, pps, _ in rows}
+    result = {
+        "size": a.size,
+        "seconds": a.seconds,
+        "rows": [{"consumer": n, "pps": p, "generator_pps": g} for n, p, g in rows],
+        "ether_dissect_pps": ceiling,
+        "xdp_vs_l2listen": by["XdpSocket sniff"] / by["L2ListenSocket sniff"],
+        "xdp_sniff_share_of_dissect": by["XdpSocket sniff"] / ceiling,
+    }
+    if a.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{'consumer':<24}{'packets/s':>12}{'generator pps':>16}")
+    for n, p, g in rows:
+        print(f"{n:<24}{p:>12,.0f}{g:>16,.0f}")
+    print(f"{'Ether() dissect only':<24}{ceiling:>12,.0f}")
+    print(f"XdpSocket sniff / L2ListenSocket sniff: {result['xdp_vs_l2listen']:.2f}x")
+    print(f"XdpSocket sniff / dissect-only ceiling: {result['xdp_sniff_share_of_dissect']:.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
