@@ -307,9 +307,10 @@ class XdpSocket(SuperSocket):
     @property
     def xsk(self) -> Socket:
         """The :class:`xdpkt.Socket` underneath (``OSError(EBADF)`` once closed)."""
-        if self._sock is None or self.closed:
-            raise OSError(errno.EBADF, f"{self!r}")
-        return self._sock
+        sock = self._sock
+        if sock is None or self.closed:
+            raise OSError(errno.EBADF, f"{self!r} is closed")
+        return sock
 
     @property
     def mode(self) -> str:
@@ -335,10 +336,11 @@ class XdpSocket(SuperSocket):
         The frames are copied out and the batch released before dissecting anything,
         so UMEM frames go back to the fill ring at once.
         """
-        if self._sock is None or self.closed:
+        sock = self._sock  # close() on another thread may clear it meanwhile
+        if sock is None or self.closed:
             raise EOFError(f"{self!r}")
         try:
-            batch = self._sock.recv(self._batch, timeout=timeout)
+            batch = sock.recv(self._batch, timeout=timeout)
         except OSError as exc:
             if self.closed and exc.errno == errno.EBADF:
                 raise EOFError(f"{self!r}") from exc
@@ -425,7 +427,9 @@ class XdpSocket(SuperSocket):
         # Fast path, taken once per packet while a batch drains: no poll() at all. Other
         # sockets wait at most until the queues are empty (one batch), then poll() sees
         # every ready fd at once.
-        queued = [s for s in sockets if isinstance(s, XdpSocket) and (s._pending or s.closed)]
+        queued: list[SuperSocket] = [
+            s for s in sockets if isinstance(s, XdpSocket) and (s._pending or s.closed)
+        ]
         if queued:
             return queued
         deadline = None if remain is None else time.monotonic() + max(float(remain), 0.0)
@@ -436,11 +440,12 @@ class XdpSocket(SuperSocket):
             xdp: list[XdpSocket] = []
             for s in sockets:
                 if isinstance(s, XdpSocket):
-                    if s._pending or s.closed or s._error is not None or s._sock is None:
+                    xsk = s._sock
+                    if s._pending or s.closed or s._error is not None or xsk is None:
                         ready.append(s)
                         continue
                     try:
-                        fd = s._sock.fileno()
+                        fd = xsk.fileno()
                     except OSError:
                         ready.append(s)  # closed meanwhile: recv() says so
                         continue
