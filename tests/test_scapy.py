@@ -102,9 +102,10 @@ def _peer_read(s: socket.socket, n: int, deadline: float = 3.0, keep: Any = None
     return out
 
 
-def _ours(v: VethPair) -> Any:
-    """Keep only frames our socket sent (the kernel on b also emits IPv6 multicast)."""
-    return lambda f: f[6:12] == v.a.mac
+def _ours(v: VethPair, ethertype: int = 0x0800) -> Any:
+    """Keep only frames our socket sent: the kernel on ``a`` still transmits too (IPv6 ND/MLD)."""
+    tag = ethertype.to_bytes(2, "big")
+    return lambda f: f[6:12] == v.a.mac and f[12:14] == tag
 
 
 # --- optional dependency ---
@@ -354,7 +355,7 @@ def test_sendp_to_kernel_peer_byte_exact(veth: VethPair) -> None:
         ]
         assert s.send_batch(counted) == 30
         assert _builds[0] == 30  # built once each, sent as bytes
-        got = _peer_read(rx, 30, keep=_ours(veth))
+        got = _peer_read(rx, 30, keep=_ours(veth, 0x88B5))
         assert [g[14] for g in got] == list(range(30))
         assert s.stats()["tx_packets"] == 51
 
