@@ -485,6 +485,52 @@ def test_interface_gone_ends_sniff(veth: VethPair) -> None:
 
 
 @privileged
+def test_sniff_two_xdp_sockets_at_once(veth: VethPair) -> None:
+    """One sniff over an XdpSocket on each end: select multiplexes both fds."""
+    a_to_b = [
+        bytes(
+            Ether(dst=veth.b.mac_str, src=veth.a.mac_str) / IP(src=veth.a.ipv4, dst=veth.b.ipv4, id=i) / UDP()
+        )
+        for i in range(20)
+    ]
+    b_to_a = [
+        bytes(
+            Ether(dst=veth.a.mac_str, src=veth.b.mac_str) / IP(src=veth.b.ipv4, dst=veth.a.ipv4, id=i) / UDP()
+        )
+        for i in range(30)
+    ]
+    with (
+        _xdp(veth, promisc=False) as sa,
+        XdpSocket(veth.b.ifname, netns=veth.b.ns.name, promisc=False, frames=1024, ring_size=512) as sb,
+    ):
+
+        def send() -> None:
+            sa.send_batch(a_to_b)
+            sb.send_batch(b_to_a)
+
+        got = sniff(
+            opened_socket={sa: "a", sb: "b"},
+            count=len(a_to_b) + len(b_to_a),
+            timeout=10,
+            lfilter=lambda p: UDP in p,
+            started_callback=send,
+        )
+        on_a = [bytes(p) for p in got if p.sniffed_on == "a"]
+        on_b = [bytes(p) for p in got if p.sniffed_on == "b"]
+        assert on_a == b_to_a and on_b == a_to_b
+        # recv_raw honours scapy's size argument (at most x bytes).
+        sb.send(a_to_b[0])
+        end = time.monotonic() + 3
+        data: bytes | None = None
+        while time.monotonic() < end:
+            if XdpSocket.select([sa], 0.2):
+                cls, data, ts = sa.recv_raw(20)
+                if data == a_to_b[0][:20]:
+                    break
+        assert cls is Ether and data == a_to_b[0][:20] and ts is not None
+
+
+@privileged
 def test_type_keeps_one_ethertype(veth: VethPair) -> None:
     udp = _udp_frames(veth, 5)
     arp = [
