@@ -418,6 +418,42 @@ def test_icmp_echo_answered_by_kernel_peer(veth: VethPair) -> None:
 
 
 @privileged
+def test_kernel_on_our_side_sees_nothing_while_open(veth: VethPair) -> None:
+    """The trap of docs/scapy.md: the peer's ARP request for our address comes to the socket,
+    so the kernel on our side does not answer (a TCP connect to it fails) until the socket closes."""
+    server = veth.a.ns.run(lambda: socket.create_server((veth.a.ipv4, 7777)))
+
+    def connect() -> bool:
+        def attempt() -> bool:
+            try:
+                socket.create_connection((veth.a.ipv4, 7777), timeout=1.0).close()
+            except OSError:
+                return False
+            return True
+
+        return veth.b.ns.run(attempt)
+
+    results: list[bool] = []
+    try:
+        with _xdp(veth, promisc=False) as s:
+            got = sniff(
+                opened_socket=s,
+                count=1,
+                timeout=5,
+                lfilter=lambda p: ARP in p and p[ARP].op == 1 and p[ARP].pdst == veth.a.ipv4,
+                started_callback=lambda: threading.Thread(target=lambda: results.append(connect())).start(),
+            )
+            assert len(got) == 1 and got[0][ARP].psrc == veth.b.ipv4
+            end = time.monotonic() + 5
+            while not results and time.monotonic() < end:
+                time.sleep(0.05)
+            assert results == [False]
+        assert connect()
+    finally:
+        server.close()
+
+
+@privileged
 def test_idle_sniff_sleeps_and_stop_is_prompt(veth: VethPair) -> None:
     with _xdp(veth) as s:
         cpu0, t0 = time.process_time(), time.monotonic()

@@ -360,10 +360,10 @@ class XdpSocket(SuperSocket):
         return len(frames)
 
     def _next(self, timeout: float | None) -> tuple[bytes, float] | None:
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
         while not self._pending:
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
             if self.closed:
                 raise EOFError(f"{self!r}")
             if self._fill(timeout) == 0 and timeout is not None:
