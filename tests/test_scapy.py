@@ -418,6 +418,41 @@ def test_icmp_echo_answered_by_kernel_peer(veth: VethPair) -> None:
 
 
 @privileged
+def test_icmp_echo_with_our_own_arp_answers(veth: VethPair) -> None:
+    """No static neighbour: the peer's ARP request for us comes to the socket and we answer it
+    from sniff's prn (docs/scapy.md), then the kernel's echo reply arrives."""
+    with _xdp(veth, promisc=False) as s:
+        echo = (
+            Ether(dst=veth.b.mac_str, src=veth.a.mac_str)
+            / IP(src=veth.a.ipv4, dst=veth.b.ipv4)
+            / ICMP(type=8, id=0x4343, seq=7)
+            / Raw(b"answer arp yourself")
+        )
+        answered: list[Packet] = []
+
+        def prn(p: Packet) -> None:
+            if ARP in p and p[ARP].op == 1 and p[ARP].pdst == veth.a.ipv4:
+                reply = Ether(dst=p[ARP].hwsrc, src=veth.a.mac_str) / ARP(
+                    op=2, hwsrc=veth.a.mac_str, psrc=veth.a.ipv4, hwdst=p[ARP].hwsrc, pdst=p[ARP].psrc
+                )
+                s.send(reply)
+                answered.append(p)
+
+        got = sniff(
+            opened_socket=s,
+            timeout=5,
+            prn=prn,
+            stop_filter=lambda p: ICMP in p and p[ICMP].type == 0,
+            started_callback=lambda: s.send(echo),
+        )
+        assert len(answered) >= 1
+        r = got[-1]
+        assert ICMP in r and r[ICMP].type == 0 and r[ICMP].id == 0x4343 and r[ICMP].seq == 7
+        assert bytes(r[ICMP].payload) == b"answer arp yourself"
+        assert "REACHABLE" in veth.b.ns.exec("ip", "neigh", "show", veth.a.ipv4).stdout
+
+
+@privileged
 def test_kernel_on_our_side_sees_nothing_while_open(veth: VethPair) -> None:
     """The trap of docs/scapy.md: the peer's ARP request for our address comes to the socket,
     so the kernel on our side does not answer (a TCP connect to it fails) until the socket closes."""
