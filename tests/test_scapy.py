@@ -21,6 +21,7 @@ import pytest
 import xdpkt.scapy as xs
 from scapy.config import conf
 from scapy.fields import ByteField
+from scapy.interfaces import resolve_iface
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
@@ -678,6 +679,16 @@ def test_install_routes_scapy_to_xdp_socket(veth: VethPair) -> None:
         assert [bytes(p) for p in got] == frames
         ans, _ = srp(_arp(veth, veth.b.ipv4), iface=name, timeout=3)
         assert len(ans) == 1 and ans[0][1][ARP].hwsrc == veth.b.mac_str
+        # scapy learnt the device's MAC and subnet from its namespace: default fields work.
+        dev = resolve_iface(name)
+        assert dev.mac == veth.a.mac_str and dev.ip == veth.a.ipv4
+        assert conf.route.route(veth.b.ipv4)[:2] == (name, veth.a.ipv4)
+        bare = Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=veth.b.ipv4)
+        ans, _ = srp(bare, iface=name, timeout=3)
+        assert len(ans) == 1
+        sent, reply = ans[0]
+        assert sent[Ether].src == sent[ARP].hwsrc == veth.a.mac_str and sent[ARP].psrc == veth.a.ipv4
+        assert reply[ARP].psrc == veth.b.ipv4
         with _peer_receiver(veth) as rx:
             out = Ether(dst=veth.b.mac_str, src=veth.a.mac_str) / IP(src=veth.a.ipv4, dst=veth.b.ipv4) / UDP()
             sendp(out, iface=name)
@@ -685,6 +696,7 @@ def test_install_routes_scapy_to_xdp_socket(veth: VethPair) -> None:
     assert not inst.active and xs.installed() == {}
     assert conf.L2socket is _GuardSocket and conf.L2listen is _GuardSocket
     assert all(dev.network_name != name for dev in conf.ifaces.values())
+    assert conf.route.route(veth.b.ipv4)[0] != name
     inst.uninstall()  # idempotent
 
 
@@ -695,7 +707,6 @@ def test_install_survives_ifaces_reload_and_uninstall_restores() -> None:
     assert set(xs.installed()) == {"xdpkt-fake0", "xdpkt-fake1"}
     assert conf.L2socket is not _GuardSocket
     conf.ifaces.reload()
-    from scapy.interfaces import resolve_iface
 
     assert resolve_iface("xdpkt-fake0").network_name == "xdpkt-fake0"
     xs.uninstall("xdpkt-fake0")

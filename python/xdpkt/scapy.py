@@ -31,6 +31,7 @@ scapy is an optional extra: ``pip install 'xdpkt[scapy]'``.
 from __future__ import annotations
 
 import errno
+import fcntl
 import math
 import os
 import select as _select
@@ -194,6 +195,32 @@ def _promisc_socket(ifname: str, netns: str | None) -> _socket.socket:
         return _in_netns(netns, make)
     except PermissionError as exc:
         raise PermissionError(exc.errno, f"promisc=True needs CAP_NET_RAW: {exc.strerror}") from exc
+
+
+SIOCGIFADDR: Final = 0x8915
+SIOCGIFNETMASK: Final = 0x891B
+SIOCGIFHWADDR: Final = 0x8927
+
+
+def _addresses(ifname: str, netns: str | None) -> tuple[str, str | None, int | None]:
+    """(MAC, first IPv4 address or None, its prefix length or None) of ``ifname`` in ``netns``."""
+
+    def read() -> tuple[str, str | None, int | None]:
+        with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as s:
+            req = struct.pack("16s16x", ifname.encode())
+            hw = fcntl.ioctl(s.fileno(), SIOCGIFHWADDR, req)
+            mac = ":".join(f"{b:02x}" for b in hw[18:24])
+            try:
+                addr = fcntl.ioctl(s.fileno(), SIOCGIFADDR, req)
+                mask = fcntl.ioctl(s.fileno(), SIOCGIFNETMASK, req)
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL:  # no IPv4 address
+                    return mac, None, None
+                raise
+            prefix = bin(int.from_bytes(mask[20:24], "big")).count("1")
+            return mac, _socket.inet_ntoa(addr[20:24]), prefix
+
+    return _in_netns(netns, read)
 
 
 class XdpSocket(SuperSocket):
@@ -559,6 +586,8 @@ _lock = threading.RLock()
 _installed: dict[str, dict[str, Any]] = {}
 # iface name -> the conf.ifaces entry our own one replaced (None: there was none).
 _replaced: dict[str, NetworkInterface | None] = {}
+# iface name -> the route we added to scapy's table (conf.route) for its IPv4 subnet.
+_routes: dict[str, tuple[int, int, str, str, str, int]] = {}
 # (L2socket, L2listen) as they were before the first install.
 _saved: tuple[type[SuperSocket], type[SuperSocket]] | None = None
 
@@ -605,15 +634,67 @@ class _XdpInterfaceProvider(InterfaceProvider):
 
     def load(self) -> dict[str, NetworkInterface]:
         with _lock:
-            return {n: _make_iface(self, n) for n in _installed if n in _replaced}
+            return {n: _make_iface(self, n, *_iface_addrs.get(n, ("", None))) for n in _replaced}
 
     def _is_valid(self, dev: NetworkInterface) -> bool:
         return True
 
 
-def _make_iface(provider: InterfaceProvider, name: str) -> NetworkInterface:
-    data = {"name": name, "description": f"{name} (xdpkt)", "network_name": name, "index": -1, "mac": ""}
+def _make_iface(
+    provider: InterfaceProvider, name: str, mac: str = "", ipv4: str | None = None
+) -> NetworkInterface:
+    data: dict[str, Any] = {
+        "name": name,
+        "description": f"{name} (xdpkt)",
+        "network_name": name,
+        "index": -1,
+        "mac": mac,
+        "ips": [ipv4] if ipv4 else [],
+    }
     return NetworkInterface(provider, data)
+
+
+# iface name -> (MAC, IPv4) read from its namespace at install time.
+_iface_addrs: dict[str, tuple[str, str | None]] = {}
+
+
+def _add_entry(name: str, netns: str | None) -> None:
+    """Give scapy an interface entry (and a route to its subnet) for a device it cannot see."""
+    try:
+        mac, ipv4, prefix = _addresses(name, netns)
+    except OSError:
+        # Not there (yet), or no privilege to look: scapy gets the name only; opening the
+        # socket reports the real problem.
+        mac, ipv4, prefix = "", None, None
+    _replaced[name] = conf.ifaces.data.get(name)
+    _iface_addrs[name] = (mac, ipv4)
+    prov = conf.ifaces.providers[_XdpInterfaceProvider]
+    conf.ifaces.data[name] = _make_iface(prov, name, mac, ipv4)
+    if ipv4 is not None and prefix is not None:
+        # scapy picks default addresses (Ether src, IP src, ARP hwsrc/psrc) and the output
+        # interface from its own routing table, read from *this* namespace: teach it the
+        # device's connected subnet, as the kernel in the device's namespace has it.
+        mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+        net = int.from_bytes(_socket.inet_aton(ipv4), "big") & mask
+        route = (net, mask, "0.0.0.0", name, ipv4, 1)
+        conf.route.routes.append(route)
+        conf.route.invalidate_cache()
+        _routes[name] = route
+
+
+def _remove_entry(name: str) -> None:
+    previous = _replaced.pop(name)
+    _iface_addrs.pop(name, None)
+    current = conf.ifaces.data.get(name)
+    if current is not None and isinstance(current.provider, _XdpInterfaceProvider):
+        if previous is None:
+            del conf.ifaces.data[name]
+        else:
+            conf.ifaces.data[name] = previous
+    route = _routes.pop(name, None)
+    if route is not None and route in conf.route.routes:
+        conf.route.routes.remove(route)
+        conf.route.invalidate_cache()
 
 
 def _known_to_scapy(name: str) -> bool:
@@ -654,8 +735,10 @@ def install(iface: str, queue: int = 0, **options: Any) -> Installation:
     queue, **options)``; other interfaces keep the classes installed before. ``options``:
     ``netns``, ``mode``, ``frames``, ``frame_size``, ``ring_size``, ``need_wakeup``,
     ``busy_poll``, ``xskmap``, ``multi_buffer``, ``batch``, ``basecls``, ``promisc``. An
-    interface in another namespace (``netns=``) is added to ``conf.ifaces`` so scapy
-    resolves its name. Installing an interface again replaces its options.
+    interface in another namespace (``netns=``) is added to ``conf.ifaces`` with the MAC and
+    IPv4 address it has there, and its IPv4 subnet to scapy's routing table (``conf.route``),
+    so scapy resolves its name and fills default fields (``Ether().src``, ``ARP().psrc``,
+    ...) for it. Installing an interface again replaces its options.
 
     Returns an :class:`Installation`; ``uninstall(iface)`` / ``uninstall()`` (all) undo.
     """
@@ -676,9 +759,7 @@ def install(iface: str, queue: int = 0, **options: Any) -> Installation:
             conf.ifaces.register_provider(_XdpInterfaceProvider)
         _installed[name] = {"queue": queue, **options}
         if name not in _replaced and (options.get("netns") is not None or not _known_to_scapy(name)):
-            _replaced[name] = conf.ifaces.data.get(name)
-            prov = conf.ifaces.providers[_XdpInterfaceProvider]
-            conf.ifaces.data[name] = _make_iface(prov, name)
+            _add_entry(name, options.get("netns"))
     return Installation(name)
 
 
@@ -694,13 +775,7 @@ def uninstall(iface: str | None = None) -> None:
         for name in names:
             _installed.pop(name, None)
             if name in _replaced:
-                previous = _replaced.pop(name)
-                current = conf.ifaces.data.get(name)
-                if current is not None and isinstance(current.provider, _XdpInterfaceProvider):
-                    if previous is None:
-                        del conf.ifaces.data[name]
-                    else:
-                        conf.ifaces.data[name] = previous
+                _remove_entry(name)
         if not _installed and _saved is not None:
             if conf.L2socket is _DispatchL2socket:
                 conf.L2socket = _saved[0]
