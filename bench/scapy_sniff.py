@@ -4,7 +4,7 @@
 On a private veth pair (two namespaces made here, removed at the end), the Rust txonly loop
 (`xdpkt.bench("txonly")`, in a child process in namespace b) sends 64-byte UDP frames for a
 bounded time, faster than any Python consumer; in namespace a each consumer runs for
-`--seconds` and we count what it delivered:
+`--seconds`, in `--rounds` interleaved rounds, and we count what it delivered:
 
   raw Socket.recv          xdpkt.Socket.recv(256) + Batch.close(): the AF_XDP path alone
   raw Socket.recv+bytes    the same plus Batch.to_bytes() (what XdpSocket does per batch)
@@ -15,10 +15,13 @@ bounded time, faster than any Python consumer; in namespace a each consumer runs
                            loop and dissection with no I/O at all (the ceiling for any socket)
   Ether() dissect only     Ether(frame) in a loop, no sniff, no socket
 
+Then the send paths, 2000 UDP packets each (scapy sendp over XdpSocket, send_batch, bytes(pkt)
+alone, and Socket.send of the built bytes).
+
 The consumers are saturated (the generator's rate is printed too), so each figure is the
 consumer's own packets/s; frames it could not take are dropped by the ring / socket buffer.
 
-    sudo .venv/bin/python bench/scapy_sniff.py [--seconds 2] [--size 64] [--json]
+    sudo .venv/bin/python bench/scapy_sniff.py [--seconds 1.5] [--rounds 3] [--size 64] [--json]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -195,21 +199,56 @@ def dissect_only(frame: bytes, seconds: float) -> float:
     return n / (time.monotonic() - t0)
 
 
+def send_rates(v: VethPair, n: int = 2000) -> dict[str, float]:
+    """packets/s of the send paths, n UDP packets each: scapy's sendp loop, send_batch, and
+    the xdpkt socket with the frames already built (bytes(pkt) alone is timed too)."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.sendrecv import sendp
+
+    def pkts() -> list[Packet]:
+        return [
+            Ether(dst=v.b.mac_str, src=v.a.mac_str) / IP(src=v.a.ipv4, dst=v.b.ipv4, id=i) / UDP(dport=9)
+            for i in range(n)
+        ]
+
+    out: dict[str, float] = {}
+    with _xdp(v) as s:
+        for name, fn in (
+            ("sendp(socket=XdpSocket)", lambda p: sendp(p, socket=s)),
+            ("XdpSocket.send_batch", s.send_batch),
+            ("bytes(pkt) only", lambda p: [bytes(x) for x in p]),
+        ):
+            batch = pkts()
+            t0 = time.monotonic()
+            fn(batch)
+            out[name] = n / (time.monotonic() - t0)
+        frames = [bytes(p) for p in pkts()]
+        t0 = time.monotonic()
+        s.xsk.send(frames)
+        out["Socket.send(built bytes)"] = n / (time.monotonic() - t0)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=2.0, help="per consumer (0.5..10)")
+    ap.add_argument("--seconds", type=float, default=1.5, help="per consumer and round (0.5..10)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds over all consumers, interleaved (1..9)")
     ap.add_argument("--size", type=int, default=64, help="frame size in bytes (64..1500)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not 0.5 <= a.seconds <= 10:
         ap.error("--seconds must be within 0.5..10")
+    if not 1 <= a.rounds <= 9:
+        ap.error("--rounds must be within 1..9")
     if not 64 <= a.size <= 1500:
         ap.error("--size must be within 64..1500")
     if os.geteuid() != 0:
         print("needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF)", file=sys.stderr)
         return 1
     conf.verb = 0
-    rows: list[tuple[str, float, float]] = []
+    runs: dict[str, list[float]] = {}
+    gens: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {"xdp_vs_l2listen": [], "xdp_vs_memory": []}
     with VethPair(tag="scsniff") as v:
         cases: list[tuple[str, Callable[[float], int]]] = [
             ("raw Socket.recv", raw_recv(v, False)),
@@ -220,29 +259,49 @@ def main() -> int:
         ]
         frame = capture_one(v, a.size)
         cases.append(("sniff, in-memory socket", memory_sniff(frame)))
-        for name, fn in cases:
-            pps, gen = measure(v, a.seconds, a.size, fn)
-            rows.append((name, pps, gen))
+        # Rounds interleave the consumers, so load from elsewhere on the machine hits all of
+        # them alike; the ratios are taken within each round.
+        for _ in range(a.rounds):
+            this: dict[str, float] = {}
+            for name, fn in cases:
+                pps, gen = measure(v, a.seconds, a.size, fn)
+                this[name] = pps
+                runs.setdefault(name, []).append(pps)
+                gens.setdefault(name, []).append(gen)
+            ratios["xdp_vs_l2listen"].append(this["XdpSocket sniff"] / this["L2ListenSocket sniff"])
+            ratios["xdp_vs_memory"].append(this["XdpSocket sniff"] / this["sniff, in-memory socket"])
         ceiling = dissect_only(frame, 1.0)
-    by = {name: pps for name, pps, _ in rows}
+        sends = send_rates(v)
+    med = {name: statistics.median(xs) for name, xs in runs.items()}
     result = {
         "size": a.size,
         "seconds": a.seconds,
-        "rows": [{"consumer": n, "pps": p, "generator_pps": g} for n, p, g in rows],
+        "rounds": a.rounds,
+        "pps": runs,
+        "generator_pps": gens,
         "ether_dissect_pps": ceiling,
-        "xdp_vs_l2listen": by["XdpSocket sniff"] / by["L2ListenSocket sniff"],
-        "xdp_sniff_share_of_memory_sniff": by["XdpSocket sniff"] / by["sniff, in-memory socket"],
+        "send_pps": sends,
+        "xdp_vs_l2listen": ratios["xdp_vs_l2listen"],
+        "xdp_vs_memory_sniff": ratios["xdp_vs_memory"],
     }
     if a.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{'consumer':<24}{'packets/s':>12}{'generator pps':>16}")
-    for n, p, g in rows:
-        print(f"{n:<24}{p:>12,.0f}{g:>16,.0f}")
+    print(f"{'consumer':<24}{'median pps':>12}{'min..max':>22}{'generator pps':>16}")
+    for name, xs in runs.items():
+        rng = f"{min(xs):,.0f}..{max(xs):,.0f}"
+        print(f"{name:<24}{med[name]:>12,.0f}{rng:>22}{statistics.median(gens[name]):>16,.0f}")
     print(f"{'Ether() dissect only':<24}{ceiling:>12,.0f}")
-    print(f"XdpSocket sniff / L2ListenSocket sniff: {result['xdp_vs_l2listen']:.2f}x")
-    share = result["xdp_sniff_share_of_memory_sniff"]
-    print(f"XdpSocket sniff / in-memory sniff (no I/O at all): {share:.0%}")
+    for name, p in sends.items():
+        print(f"{'send: ' + name:<36}{p:>12,.0f}")
+
+    def span(xs: list[float], fmt: str) -> str:
+        return (
+            f"median {statistics.median(xs):{fmt}} ({min(xs):{fmt}}..{max(xs):{fmt}}) over {len(xs)} rounds"
+        )
+
+    print(f"XdpSocket sniff / L2ListenSocket sniff: {span(ratios['xdp_vs_l2listen'], '.2f')}")
+    print(f"XdpSocket sniff / in-memory sniff (no I/O at all): {span(ratios['xdp_vs_memory'], '.0%')}")
     return 0
 
 
