@@ -1,27 +1,29 @@
 #!/usr/bin/env python3
 """scapy's sniff() over xdpkt.scapy.XdpSocket vs over scapy's own L2ListenSocket (AF_PACKET).
 
-On a private veth pair (two namespaces made here, removed at the end), the Rust txonly loop
-(`xdpkt.bench("txonly")`, in a child process in namespace b) sends 64-byte UDP frames for a
-bounded time, faster than any Python consumer; in namespace a each consumer runs for
-`--seconds`, in `--rounds` interleaved rounds, and we count what it delivered:
+On a private veth pair (two namespaces made here, removed at the end): each consumer opens its
+socket on end a, an AF_PACKET socket in namespace b sends a bounded burst of `--burst` distinct
+64-byte UDP frames (it takes a few tens of ms; every socket has room to queue all of them), and
+only then the consumer drains what arrived. So the generator never competes with the consumer
+for the CPU, and each figure is the consumer's own packets/s (frames delivered / time from the
+start of draining to the last one):
 
   raw Socket.recv          xdpkt.Socket.recv(256) + Batch.close(): the AF_XDP path alone
   raw Socket.recv+bytes    the same plus Batch.to_bytes() (what XdpSocket does per batch)
-  XdpSocket sniff          sniff(opened_socket=XdpSocket, store=False, prn=count)
+  XdpSocket sniff          sniff(opened_socket=XdpSocket, count=N, store=False, prn=...)
   XdpSocket sniff (Raw)    the same with basecls=Raw: scapy's loop without Ether dissection
-  L2ListenSocket sniff     sniff(opened_socket=L2ListenSocket, store=False, prn=count)
-  sniff, in-memory socket  sniff() over a socket that dissects one captured frame forever: scapy's
-                           loop and dissection with no I/O at all (the ceiling for any socket)
-  Ether() dissect only     Ether(frame) in a loop, no sniff, no socket
+  L2ListenSocket sniff     sniff(opened_socket=L2ListenSocket, ...) (its receive buffer raised
+                           so it can queue the whole burst)
+  sniff, in-memory socket  sniff() over a socket that dissects the burst's frames from memory:
+                           scapy's loop and dissection with no I/O at all (the ceiling for any socket)
+  Ether() dissect only     Ether(frame) over the burst's frames, no sniff, no socket
 
-Then the send paths, 2000 UDP packets each (scapy sendp over XdpSocket, send_batch, bytes(pkt)
-alone, and Socket.send of the built bytes).
+Then the send paths, 2000 UDP packets each: scapy's sendp over XdpSocket, send_batch, bytes(pkt)
+alone, and Socket.send of the built bytes.
 
-The consumers are saturated (the generator's rate is printed too), so each figure is the
-consumer's own packets/s; frames it could not take are dropped by the ring / socket buffer.
+Rounds interleave the consumers; medians and per-round ratios are printed.
 
-    sudo .venv/bin/python bench/scapy_sniff.py [--seconds 1.5] [--rounds 3] [--size 64] [--json]
+    sudo .venv/bin/python bench/scapy_sniff.py [--burst 10000] [--rounds 5] [--json]
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
-import subprocess
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -40,132 +43,131 @@ import xdpkt
 from scapy.config import conf
 from scapy.data import MTU
 from scapy.interfaces import InterfaceProvider, NetworkInterface
+from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
-from scapy.sendrecv import sniff
+from scapy.sendrecv import sendp, sniff
 from scapy.supersocket import SuperSocket
-from xdpkt.netns import VethPair
+from xdpkt.netns import VethPair, open_packet_socket
 from xdpkt.scapy import XdpSocket
 
-_GEN = """
-import json, sys
-from xdpkt._xdpkt import bench
-r = bench("txonly", sys.argv[1], seconds=float(sys.argv[2]), size=int(sys.argv[3]), netns=sys.argv[4])
-print(json.dumps({k: r[k] for k in ("packets", "seconds")}), flush=True)
-"""
+# Room for the whole burst: UMEM frames and rings for the AF_XDP sockets, a receive buffer for
+# the AF_PACKET one (a 64-byte frame costs about 1 KiB of skb truesize there).
+_XSK = {"frames": 32768, "frame_size": 2048, "ring_size": 16384}
+_RCVBUF = 64 << 20
 
 
-class Generator:
-    """The txonly loop in a child process (its own GIL and CPU) for a bounded time."""
-
-    def __init__(self, v: VethPair, seconds: float, size: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _GEN, v.b.ifname, str(seconds), str(size), v.b.ns.name],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(0.4)  # socket open, frames flowing
-
-    def rate(self) -> float:
-        out, _ = self.proc.communicate(timeout=60)
-        r = json.loads(out)
-        return float(r["packets"]) / float(r["seconds"])
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+def _csum(data: bytes) -> int:
+    s: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
 
 
-def measure(v: VethPair, seconds: float, size: int, consume: Callable[[float], int]) -> tuple[float, float]:
-    gen = Generator(v, seconds + 1.0, size)
-    try:
-        t0 = time.monotonic()
-        n = consume(seconds)
-        elapsed = time.monotonic() - t0
-        return n / elapsed, gen.rate()
-    finally:
-        gen.kill()
+def burst_frames(v: VethPair, n: int) -> list[bytes]:
+    """n distinct 64-byte Ethernet/IPv4/UDP frames b -> a (valid IP checksum, UDP checksum 0)."""
+    src, dst = socket.inet_aton(v.b.ipv4), socket.inet_aton(v.a.ipv4)
+    out = []
+    for i in range(n):
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 50, i & 0xFFFF, 0x4000, 64, 17, 0, src, dst)
+        ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+        # Port 9 (discard) both ways: scapy binds no protocol to it, so every frame dissects
+        # as Ether/IP/UDP/Raw, the same work for each.
+        udp = struct.pack("!HHHH", 9, 9, 30, 0) + i.to_bytes(4, "big") + bytes(18)
+        out.append(v.a.mac + v.b.mac + b"\x08\x00" + ip + udp)
+    return out
 
 
-def _xdp(v: VethPair, **kw: Any) -> XdpSocket:
-    return XdpSocket(v.a.ifname, netns=v.a.ns.name, promisc=False, **kw)
+class Result:
+    def __init__(self, n: int, seconds: float) -> None:
+        self.n, self.seconds = n, seconds
+
+    @property
+    def pps(self) -> float:
+        return self.n / self.seconds if self.seconds > 0 else 0.0
 
 
-def raw_recv(v: VethPair, with_bytes: bool) -> Callable[[float], int]:
-    def run(seconds: float) -> int:
-        n = 0
-        with xdpkt.Socket(v.a.ifname, netns=v.a.ns.name) as s:
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                with s.recv(256, timeout=0.05) as b:
-                    n += len(b)
+Case = Callable[[Callable[[], None], int], Result]  # (send the burst, burst size) -> Result
+
+
+def raw_recv(v: VethPair, with_bytes: bool) -> Case:
+    def run(send: Callable[[], None], n: int) -> Result:
+        got = 0
+        with xdpkt.Socket(v.a.ifname, netns=v.a.ns.name, **_XSK) as s:  # type: ignore[arg-type]
+            send()
+            t0 = last = time.monotonic()
+            while got < n:
+                with s.recv(256, timeout=0.5) as b:
+                    if not len(b):
+                        break
+                    got += len(b)
                     if with_bytes:
                         b.to_bytes()
-        return n
+                last = time.monotonic()
+        return Result(got, last - t0)
 
     return run
 
 
-def xdp_sniff(v: VethPair, **kw: Any) -> Callable[[float], int]:
-    def run(seconds: float) -> int:
-        count = [0]
+def _sniff(s: SuperSocket, n: int) -> Result:
+    count = [0]
+    last = [0.0]
 
-        def prn(_p: object) -> None:
-            count[0] += 1
+    def prn(_p: object) -> None:
+        count[0] += 1
+        last[0] = time.monotonic()
 
-        with _xdp(v, **kw) as s:
-            sniff(opened_socket=s, store=False, prn=prn, timeout=seconds)
-        return count[0]
+    t0 = time.monotonic()
+    sniff(opened_socket=s, count=n, store=False, prn=prn, timeout=n / 500 + 5)
+    return Result(count[0], last[0] - t0 if count[0] else 0.0)
+
+
+def xdp_sniff(v: VethPair, **kw: Any) -> Case:
+    def run(send: Callable[[], None], n: int) -> Result:
+        with XdpSocket(v.a.ifname, netns=v.a.ns.name, promisc=False, **_XSK, **kw) as s:  # type: ignore[arg-type]
+            send()
+            return _sniff(s, n)
 
     return run
 
 
-def l2listen_sniff(v: VethPair) -> Callable[[float], int]:
+def l2listen_sniff(v: VethPair) -> Case:
     # scapy resolves names in this namespace only: hand it the interface as an object.
     dev = NetworkInterface(InterfaceProvider(), {"name": v.a.ifname, "network_name": v.a.ifname})
 
-    def run(seconds: float) -> int:
-        count = [0]
-
-        def prn(_p: object) -> None:
-            count[0] += 1
+    def run(send: Callable[[], None], n: int) -> Result:
+        def make() -> SuperSocket:
+            s: SuperSocket = conf.L2listen(iface=dev, promisc=False)
+            s.ins.setsockopt(socket.SOL_SOCKET, 33, _RCVBUF)  # SO_RCVBUFFORCE
+            return s
 
         # Created on a thread inside namespace a: the AF_PACKET socket lives there.
-        s = v.a.ns.run(lambda: conf.L2listen(iface=dev, promisc=False))
+        s = v.a.ns.run(make)
         try:
-            sniff(opened_socket=s, store=False, prn=prn, timeout=seconds)
+            send()
+            return _sniff(s, n)
         finally:
             s.close()
-        return count[0]
 
     return run
 
 
-def capture_one(v: VethPair, size: int) -> bytes:
-    """One frame of the generator's stream, as it arrives."""
-    with _xdp(v, basecls=Raw) as s:
-        gen = Generator(v, 1.0, size)
-        try:
-            frame = s.recv()
-        finally:
-            gen.kill()
-    assert frame is not None
-    return bytes(frame)
-
-
 class MemorySocket(SuperSocket):
-    """scapy's sniff loop with no I/O: every recv() dissects the same captured frame."""
+    """scapy's sniff loop with no I/O: recv() dissects the next frame from a list."""
 
-    desc = "one frame from memory, forever"
+    desc = "frames from memory"
     nonblocking_socket = True
 
-    def __init__(self, frame: bytes) -> None:
-        self.frame = frame
+    def __init__(self, frames: list[bytes]) -> None:
+        self.frames = frames
+        self.i = 0
         self.closed = False
 
     def recv(self, x: int = MTU, **kwargs: Any) -> Packet | None:
-        p = Ether(self.frame)
+        if self.i >= len(self.frames):
+            raise EOFError
+        p = Ether(self.frames[self.i])
+        self.i += 1
         p.time = time.time()
         return p
 
@@ -177,34 +179,21 @@ class MemorySocket(SuperSocket):
         self.closed = True
 
 
-def memory_sniff(frame: bytes) -> Callable[[float], int]:
-    def run(seconds: float) -> int:
-        count = [0]
-
-        def prn(_p: object) -> None:
-            count[0] += 1
-
-        sniff(opened_socket=MemorySocket(frame), store=False, prn=prn, timeout=seconds)
-        return count[0]
+def memory_sniff(frames: list[bytes]) -> Case:
+    def run(send: Callable[[], None], n: int) -> Result:
+        return _sniff(MemorySocket(frames[:n]), n)
 
     return run
 
 
-def dissect_only(frame: bytes, seconds: float) -> float:
-    n, t0 = 0, time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        for _ in range(1000):
-            Ether(frame)
-        n += 1000
-    return n / (time.monotonic() - t0)
+def dissect_only(frames: list[bytes]) -> float:
+    t0 = time.monotonic()
+    for f in frames:
+        Ether(f)
+    return len(frames) / (time.monotonic() - t0)
 
 
 def send_rates(v: VethPair, n: int = 2000) -> dict[str, float]:
-    """packets/s of the send paths, n UDP packets each: scapy's sendp loop, send_batch, and
-    the xdpkt socket with the frames already built (bytes(pkt) alone is timed too)."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.sendrecv import sendp
-
     def pkts() -> list[Packet]:
         return [
             Ether(dst=v.b.mac_str, src=v.a.mac_str) / IP(src=v.a.ipv4, dst=v.b.ipv4, id=i) / UDP(dport=9)
@@ -212,7 +201,7 @@ def send_rates(v: VethPair, n: int = 2000) -> dict[str, float]:
         ]
 
     out: dict[str, float] = {}
-    with _xdp(v) as s:
+    with XdpSocket(v.a.ifname, netns=v.a.ns.name, promisc=False) as s:
         for name, fn in (
             ("sendp(socket=XdpSocket)", lambda p: sendp(p, socket=s)),
             ("XdpSocket.send_batch", s.send_batch),
@@ -231,74 +220,74 @@ def send_rates(v: VethPair, n: int = 2000) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=1.5, help="per consumer and round (0.5..10)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds over all consumers, interleaved (1..9)")
-    ap.add_argument("--size", type=int, default=64, help="frame size in bytes (64..1500)")
+    ap.add_argument("--burst", type=int, default=10000, help="frames per burst (1000..15000)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds over all consumers (1..9)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    if not 0.5 <= a.seconds <= 10:
-        ap.error("--seconds must be within 0.5..10")
+    if not 1000 <= a.burst <= 15000:
+        ap.error("--burst must be within 1000..15000")
     if not 1 <= a.rounds <= 9:
         ap.error("--rounds must be within 1..9")
-    if not 64 <= a.size <= 1500:
-        ap.error("--size must be within 64..1500")
     if os.geteuid() != 0:
         print("needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF)", file=sys.stderr)
         return 1
     conf.verb = 0
-    runs: dict[str, list[float]] = {}
-    gens: dict[str, list[float]] = {}
+    runs: dict[str, list[Result]] = {}
     ratios: dict[str, list[float]] = {"xdp_vs_l2listen": [], "xdp_vs_memory": []}
     with VethPair(tag="scsniff") as v:
-        cases: list[tuple[str, Callable[[float], int]]] = [
+        frames = burst_frames(v, a.burst)
+        tx = open_packet_socket(v.b.ns, v.b.ifname, protocol=0)
+
+        def send() -> None:
+            for f in frames:
+                tx.send(f)
+            time.sleep(0.2)  # the last frames land
+
+        cases: list[tuple[str, Case]] = [
             ("raw Socket.recv", raw_recv(v, False)),
             ("raw Socket.recv+bytes", raw_recv(v, True)),
             ("XdpSocket sniff", xdp_sniff(v)),
             ("XdpSocket sniff (Raw)", xdp_sniff(v, basecls=Raw)),
             ("L2ListenSocket sniff", l2listen_sniff(v)),
+            ("sniff, in-memory socket", memory_sniff(frames)),
         ]
-        frame = capture_one(v, a.size)
-        cases.append(("sniff, in-memory socket", memory_sniff(frame)))
-        # Rounds interleave the consumers, so load from elsewhere on the machine hits all of
-        # them alike; the ratios are taken within each round.
-        for _ in range(a.rounds):
-            this: dict[str, float] = {}
-            for name, fn in cases:
-                pps, gen = measure(v, a.seconds, a.size, fn)
-                this[name] = pps
-                runs.setdefault(name, []).append(pps)
-                gens.setdefault(name, []).append(gen)
-            ratios["xdp_vs_l2listen"].append(this["XdpSocket sniff"] / this["L2ListenSocket sniff"])
-            ratios["xdp_vs_memory"].append(this["XdpSocket sniff"] / this["sniff, in-memory socket"])
-        ceiling = dissect_only(frame, 1.0)
-        sends = send_rates(v)
-    med = {name: statistics.median(xs) for name, xs in runs.items()}
-    result = {
-        "size": a.size,
-        "seconds": a.seconds,
-        "rounds": a.rounds,
-        "pps": runs,
-        "generator_pps": gens,
-        "ether_dissect_pps": ceiling,
-        "send_pps": sends,
-        "xdp_vs_l2listen": ratios["xdp_vs_l2listen"],
-        "xdp_vs_memory_sniff": ratios["xdp_vs_memory"],
-    }
+        try:
+            for _ in range(a.rounds):
+                this: dict[str, float] = {}
+                for name, case in cases:
+                    r = case(send, a.burst)
+                    runs.setdefault(name, []).append(r)
+                    this[name] = r.pps
+                ratios["xdp_vs_l2listen"].append(this["XdpSocket sniff"] / this["L2ListenSocket sniff"])
+                ratios["xdp_vs_memory"].append(this["XdpSocket sniff"] / this["sniff, in-memory socket"])
+            ceiling = dissect_only(frames)
+            sends = send_rates(v)
+        finally:
+            tx.close()
     if a.json:
-        print(json.dumps(result, indent=2))
+        out = {
+            "burst": a.burst,
+            "rounds": a.rounds,
+            "pps": {k: [r.pps for r in rs] for k, rs in runs.items()},
+            "delivered": {k: [r.n for r in rs] for k, rs in runs.items()},
+            "ether_dissect_pps": ceiling,
+            "send_pps": sends,
+            **ratios,
+        }
+        print(json.dumps(out, indent=2))
         return 0
-    print(f"{'consumer':<24}{'median pps':>12}{'min..max':>22}{'generator pps':>16}")
-    for name, xs in runs.items():
-        rng = f"{min(xs):,.0f}..{max(xs):,.0f}"
-        print(f"{name:<24}{med[name]:>12,.0f}{rng:>22}{statistics.median(gens[name]):>16,.0f}")
+    print(f"burst of {a.burst} frames, {a.rounds} rounds")
+    print(f"{'consumer':<24}{'median pps':>12}{'min..max':>26}{'delivered':>11}")
+    for name, rs in runs.items():
+        pps = [r.pps for r in rs]
+        rng = f"{min(pps):,.0f}..{max(pps):,.0f}"
+        print(f"{name:<24}{statistics.median(pps):>12,.0f}{rng:>26}{min(r.n for r in rs):>11}")
     print(f"{'Ether() dissect only':<24}{ceiling:>12,.0f}")
     for name, p in sends.items():
         print(f"{'send: ' + name:<36}{p:>12,.0f}")
 
     def span(xs: list[float], fmt: str) -> str:
-        return (
-            f"median {statistics.median(xs):{fmt}} ({min(xs):{fmt}}..{max(xs):{fmt}}) over {len(xs)} rounds"
-        )
+        return f"median {statistics.median(xs):{fmt}} ({min(xs):{fmt}}..{max(xs):{fmt}})"
 
     print(f"XdpSocket sniff / L2ListenSocket sniff: {span(ratios['xdp_vs_l2listen'], '.2f')}")
     print(f"XdpSocket sniff / in-memory sniff (no I/O at all): {span(ratios['xdp_vs_memory'], '.0%')}")
