@@ -454,6 +454,39 @@ def test_icmp_echo_with_our_own_arp_answers(veth: VethPair) -> None:
 
 
 @privileged
+def test_answering_machine_on_the_socket(veth: VethPair) -> None:
+    """scapy's ARP_am answers the peer's ARP request through the socket (s.am(...))."""
+    from scapy.layers.l2 import ARP_am
+
+    s = _xdp(veth, promisc=False)
+    th: threading.Thread | None = None
+    try:
+        am = s.am(
+            ARP_am,
+            IP_addr=veth.a.ipv4,
+            ARP_addr=veth.a.mac_str,
+            stop_filter=lambda p: ARP in p and p[ARP].op == 1,  # count= would count IPv6 MLD too
+        )
+        th = threading.Thread(target=am)
+        th.start()
+        time.sleep(0.3)
+
+        def poke() -> None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.sendto(b"x", (veth.a.ipv4, 9))  # makes the kernel on b ask for our MAC
+
+        veth.b.ns.run(poke)
+        th.join(5)
+        assert not th.is_alive()
+        neigh = veth.b.ns.exec("ip", "neigh", "show", veth.a.ipv4).stdout
+        assert veth.a.mac_str in neigh and "REACHABLE" in neigh
+    finally:
+        s.close()  # also ends the machine's sniff if the request never came
+        if th is not None:
+            th.join(5)
+
+
+@privileged
 def test_kernel_on_our_side_sees_nothing_while_open(veth: VethPair) -> None:
     """The trap of docs/scapy.md: the peer's ARP request for our address comes to the socket,
     so the kernel on our side does not answer (a TCP connect to it fails) until the socket closes."""
