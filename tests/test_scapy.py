@@ -688,14 +688,17 @@ def test_install_routes_scapy_to_xdp_socket(veth: VethPair) -> None:
     with xs.install(name, netns=veth.a.ns.name, frames=1024, ring_size=512) as inst:
         assert inst.active and xs.installed()[name]["queue"] == 0
         # scapy resolves the name although the device lives in another namespace.
-        probe = conf.L2listen(iface=name)
+X
         try:
             assert isinstance(probe, XdpSocket) and probe.netns == veth.a.ns.name
+            assert probe.type == 0x0806 and probe.iface == name
         finally:
             probe.close()
         # Every other interface still gets the class installed before (here the guard).
         with pytest.raises(_Guarded):
             conf.L2socket(iface="xdpkt-other0")
+        with pytest.raises(_Guarded):
+            conf.L2listen("xdpkt-other0")  # type: ignore[arg-type]
         with _peer_sender(veth) as tx:
 
             def send() -> None:

@@ -581,6 +581,8 @@ _SOCKET_OPTIONS: Final = frozenset(
     }
 )  # fmt: skip
 
+_SCAPY_POSITIONAL: Final = ("iface", "type", "promisc", "filter", "nofilter", "monitor")
+
 _lock = threading.RLock()
 # iface name -> XdpSocket keyword arguments (queue included) for sockets scapy opens there.
 _installed: dict[str, dict[str, Any]] = {}
@@ -599,20 +601,26 @@ class _Dispatch(SuperSocket):
     _which: ClassVar[int] = 0  # index into _saved: 0 = L2socket, 1 = L2listen
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        iface = kwargs.get("iface")
+        # scapy's L2 socket classes take (iface, type, promisc, filter, nofilter, monitor).
+        named = dict(zip(_SCAPY_POSITIONAL, args, strict=False))
+        if len(args) > len(_SCAPY_POSITIONAL) or named.keys() & kwargs.keys():
+            raise TypeError(f"{cls.__name__}: unexpected arguments {args!r} {kwargs!r}")
+        iface = named.get("iface", kwargs.get("iface"))
         name = _iface_name(iface if iface is not None else conf.iface)
         with _lock:
             options = _installed.get(name)
             saved = _saved
         if options is not None:
-            kwargs.pop("iface", None)
-            merged = dict(options)
-            merged.update(kwargs)
-            return XdpSocket(name, *args, **merged)
-        if saved is None:  # uninstalled while someone still held the dispatcher
-            previous = conf.L2listen if cls._which else conf.L2socket
-        else:
-            previous = saved[cls._which]
+            merged = {**options, **named, **kwargs}
+            merged.pop("iface", None)
+            return XdpSocket(name, **merged)
+        previous = (
+            saved[cls._which] if saved is not None else (conf.L2listen if cls._which else conf.L2socket)
+        )
+        if isinstance(previous, type) and issubclass(previous, _Dispatch):
+            raise RuntimeError(
+                "xdpkt.scapy's dispatcher was kept past uninstall(): set conf.L2socket/L2listen"
+            )
         return previous(*args, **kwargs)
 
 
