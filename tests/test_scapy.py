@@ -688,7 +688,9 @@ def test_install_routes_scapy_to_xdp_socket(veth: VethPair) -> None:
     with xs.install(name, netns=veth.a.ns.name, frames=1024, ring_size=512) as inst:
         assert inst.active and xs.installed()[name]["queue"] == 0
         # scapy resolves the name although the device lives in another namespace.
-X
+        # scapy's L2 sockets take (iface, type, ...) positionally; conf.L2listen is typed as the
+        # SuperSocket base, whose first parameter is the address family.
+        probe = conf.L2listen(name, 0x0806)  # type: ignore[arg-type]
         try:
             assert isinstance(probe, XdpSocket) and probe.netns == veth.a.ns.name
             assert probe.type == 0x0806 and probe.iface == name
