@@ -774,3 +774,19 @@ def test_module_exports() -> None:
     }
     assert XdpSocket.nonblocking_socket is False
     assert os.path.basename(xs.__file__ or "") == "scapy.py"
+
+
+@pytest.mark.privileged
+def test_batch_to_scapy_method() -> None:
+    """Batch.to_scapy() is xdpkt.scapy.batch_to_scapy on a received batch, byte for byte."""
+    import xdpkt
+
+    with VethPair(tag="tosc") as v:
+        frame = bytes(Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01", type=0x88B5) / (b"x" * 50))
+        with xdpkt.Socket(v.b.ifname, netns=v.b.ns.name, frames=256, ring_size=128) as s:
+            with open_packet_socket(v.a.ns, v.a.ifname, protocol=0) as tx:
+                tx.send(frame)
+            with s.recv(16, timeout=2.0) as b:
+                pkts = b.to_scapy(timestamp=12.5)
+    assert [bytes(p) for p in pkts if bytes(p) == frame] == [frame]
+    assert all(p.time == 12.5 for p in pkts)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from xdpkt._xdpkt import bench
 
@@ -54,14 +55,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
-def _run_port(args: argparse.Namespace) -> dict[str, object]:
+def _run_port(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
     from xdpkt.port import Port
 
     if args.peer is None:
         raise SystemExit("xdpkt bench port: --peer IFACE2 is required (it forwards IFACE -> IFACE2)")
-    kw: dict[str, object] = {
+    kw: dict[str, Any] = {
         "netns": args.netns,
         "channels": 1,
         "gro": not args.no_gro,
