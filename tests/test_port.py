@@ -500,7 +500,8 @@ def test_software_rss_spreads_flows_one_queue_each() -> None:
 
 
 def _udp_frame(i: int) -> bytes:
-    return fr.eth(0x0800) + fr.ipv4(17, struct.pack("!HHHH", 4000, 9, 8 + 18, 0) + struct.pack("!Q", i) + bytes(10))
+    udp = struct.pack("!HHHH", 4000, 9, 8 + 18, 0) + struct.pack("!Q", i) + bytes(10)
+    return fr.eth(0x0800) + fr.ipv4(17, udp)
 
 
 @privileged
