@@ -22,7 +22,10 @@ METRIC = {
 }
 SECONDARY = {"txonly": "sender's own count", "l2fwd": "forwarder's own count"}
 # Scenario-specific metrics (the two-port forwarder counts where frames leave).
-SCENARIO_METRIC = {("twoport", "l2fwd"): "crossed to the second port, counted at its generator-side veth"}
+SCENARIO_METRIC = {
+    ("twoport", "l2fwd"): "crossed to the second port, counted at its generator-side veth",
+    ("twoport-port", "l2fwd"): "through two xdpkt Ports (GRO+GSO on) to the second port, counted there",
+}
 ORDER = ["libxdp", "afpacket", "xdpkt", "python", "xdp_gen"]
 
 
