@@ -186,15 +186,17 @@ def _traffic(
                 during = None
             if live:
                 extra = _live_extra()
+                # On a terminal one line rewritten in place; in a log one line per sample.
+                tty = sys.stderr.isatty()
                 print(
-                    f"\r  {name}: {s.t:5.1f}s  A->B {s.ab_gbps:6.2f} Gbit/s  B->A {s.ba_gbps:6.3f} Gbit/s  "
-                    f"{s.pps / 1e3:8.1f} kpps{extra}   ",
-                    end="",
+                    f"{chr(13) if tty else ''}  {name}: {s.t:5.1f}s  A->B {s.ab_gbps:6.2f} Gbit/s  "
+                    f"B->A {s.ba_gbps:6.3f} Gbit/s  {s.pps / 1e3:8.1f} kpps{extra}   ",
+                    end="" if tty else "\n",
                     file=sys.stderr,
                     flush=True,
                 )
             prev, prev_t = cur, now
-        if live:
+        if live and sys.stderr.isatty():
             print(file=sys.stderr)
         if client.poll() is None:
             client.kill()
