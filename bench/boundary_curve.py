@@ -12,30 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 import sys
 import time
 
 import xdpkt
-
-
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def tcp4(payload: bytes, seq: int, ident: int, sport: int) -> bytes:
-    src, dst = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
-    tcp = struct.pack("!HHIIBBHHH", sport, 5001, seq, 1, 5 << 4, 0x10, 512, 0, 0) + payload
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", _csum(pseudo + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ident & 0xFFFF, 0x4000, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
-    return bytes(6) + bytes(5) + b"\x01" + b"\x08\x00" + ip + tcp
+from _frames import tcp4
 
 
 def gro_frames(n: int) -> list[bytes]:
@@ -43,7 +24,10 @@ def gro_frames(n: int) -> list[bytes]:
     flows = 64
     # Built once per flow position and reused: the list holds n references, not n copies.
     per_flow = max(1, n // flows)
-    base = [[tcp4(payload[:1448], 1 + j * 1448, j, 4000 + f) for j in range(min(per_flow, 45))] for f in range(flows)]
+    base = [
+        [tcp4(payload[:1448], 1 + j * 1448, j, 4000 + f) for j in range(min(per_flow, 45))]
+        for f in range(flows)
+    ]
     out = []
     for j in range(per_flow):
         for f in range(flows):
@@ -72,12 +56,16 @@ def main() -> int:
     for n in sizes:
         frames = gro_frames(n)
         reps = max(3, min(50, 200_000 // n))
-        t = timeit(lambda: xdpkt.gro.coalesce(frames), reps)
+        t = timeit(lambda frames=frames: xdpkt.gro.coalesce(frames), reps)
         res["gro"][str(n)] = t / n * 1e6
         calls = max(1, n // 45)
-        t = timeit(lambda: [xdpkt.gso.segment(sf, 1448) for _ in range(calls)], max(3, reps))
+        t = timeit(lambda calls=calls: [xdpkt.gso.segment(sf, 1448) for _ in range(calls)], max(3, reps))
         res["gso"][str(n)] = t / (calls * 45) * 1e6
-        print(f"{n:8d} packets/call: coalesce {res['gro'][str(n)]:.3f} us/packet, segment {res['gso'][str(n)]:.3f} us/segment", file=sys.stderr)
+        print(
+            f"{n:8d} packets/call: coalesce {res['gro'][str(n)]:.3f} us/packet, "
+            f"segment {res['gso'][str(n)]:.3f} us/segment",
+            file=sys.stderr,
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -29,34 +29,7 @@ from typing import Any
 
 import xdpkt
 from xdpkt import netns
-
-
-def machine_busy() -> float:
-    with open("/proc/stat") as f:
-        vals = [int(x) for x in f.readline().split()[1:]]
-    return (sum(vals[:8]) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def threads_cpu(prefix: str) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/comm") as f:
-                if not f.read().startswith(prefix):
-                    continue
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                fl = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fl[11]) + int(fl[12])) / tick
-    return total
-
-
-def proc_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fl = f.read().rsplit(")", 1)[1].split()
-    return (int(fl[11]) + int(fl[12])) / os.sysconf("SC_CLK_TCK")
+from xdpkt._cpu import machine_busy, process_cpu, threads_cpu
 
 
 def iperf(topo: netns.ForwardTopology, seconds: float, streams: int) -> float:
@@ -140,9 +113,9 @@ def run_testpmd(topo: netns.ForwardTopology, args: argparse.Namespace) -> dict[s
         time.sleep(2.5)
         if p.poll() is not None:
             raise RuntimeError(f"testpmd exited: {p.communicate()[0][-1500:]}")
-        c0, m0 = proc_cpu(p.pid), machine_busy()
+        c0, m0 = process_cpu(p.pid), machine_busy()
         gbps = iperf(topo, args.seconds, args.streams)
-        cpu, mach = proc_cpu(p.pid) - c0, machine_busy() - m0
+        cpu, mach = process_cpu(p.pid) - c0, machine_busy() - m0
         p.stdin.write("stop\nquit\n")
         p.stdin.flush()
         out, _ = p.communicate(timeout=30)

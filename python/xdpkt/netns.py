@@ -273,6 +273,18 @@ def _read_mac(ns: Namespace, ifname: str) -> bytes:
     return bytes(int(x, 16) for x in match.group(1).split(":"))
 
 
+def _close_all(namespaces: list[Namespace]) -> None:
+    """Close every namespace even if one close fails (e.g. a hung `ip netns del`); re-raise the first."""
+    first: BaseException | None = None
+    for ns in namespaces:
+        try:
+            ns.close()
+        except Exception as e:
+            first = first or e
+    if first is not None:
+        raise first
+
+
 class VethPair:
     """Two fresh namespaces ``a`` and ``b`` joined by a veth pair; a context manager.
 
@@ -347,15 +359,7 @@ class VethPair:
         """
         namespaces, self._namespaces = self._namespaces, []
         self._a = self._b = None
-        # Close every namespace even if one close fails (e.g. a hung `ip netns del`).
-        first: BaseException | None = None
-        for ns in namespaces:
-            try:
-                ns.close()
-            except Exception as e:
-                first = first or e
-        if first is not None:
-            raise first
+        _close_all(namespaces)
 
     def __enter__(self) -> VethPair:
         return self.open()
@@ -463,14 +467,7 @@ class ForwardTopology:
         """Delete the three namespaces (and with them both veth pairs). Idempotent."""
         namespaces, self._namespaces = self._namespaces, []
         self._ends = {}
-        first: BaseException | None = None
-        for ns in namespaces:
-            try:
-                ns.close()
-            except Exception as e:
-                first = first or e
-        if first is not None:
-            raise first
+        _close_all(namespaces)
 
     def __enter__(self) -> ForwardTopology:
         return self.open()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xdpkt import netns
+from xdpkt._cpu import machine_busy, threads_cpu
 from xdpkt.port import Port
 
 _DROP_KEYS = (
@@ -100,32 +101,6 @@ class RunResult:
         return d
 
 
-def _machine_busy() -> float:
-    """CPU seconds the whole machine spent not idle (all CPUs)."""
-    with open("/proc/stat") as f:
-        parts = f.readline().split()[1:]
-    vals = [int(x) for x in parts]
-    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-    return (sum(vals[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _thread_cpu(prefix: str) -> float:
-    """CPU seconds of this process's threads whose name starts with ``prefix``."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/comm") as f:
-                if not f.read().startswith(prefix):
-                    continue
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
 def _peer(
     ns: netns.Namespace, role: str, addr: str, args: argparse.Namespace, port: int
 ) -> subprocess.Popen[str]:
@@ -161,16 +136,17 @@ def _traffic(
         line = server.stderr.readline()
         if "ready" not in line:
             raise RuntimeError(f"demo server did not start: {line.strip()} {server.stderr.read()[-500:]}")
-        cpu0 = _machine_busy()
+        cpu0 = machine_busy()
         t0 = time.monotonic()
         client = _peer(topo.a.ns, "client", topo.b.ipv4, args, port)
         prev = sample()
         prev_t = t0
         first = prev
-        fault_at = t0 + args.seconds / 2
+        # Three faults (at 30, 50 and 70 % of the run): one might hit a retransmission TCP discards.
+        faults = [t0 + args.seconds * f for f in (0.3, 0.5, 0.7)] if during is not None else []
         end = t0 + args.seconds + 60
         while client.poll() is None and time.monotonic() < end:
-            time.sleep(min(1.0, max(0.05, args.seconds / 10)))
+            time.sleep(min(1.0, max(0.05, args.seconds / 20)))
             now = time.monotonic()
             cur = sample()
             dt = max(now - prev_t, 1e-6)
@@ -181,9 +157,9 @@ def _traffic(
                 pps=(cur[2] - prev[2]) / dt,
             )
             res.samples.append(s)
-            if during is not None and now >= fault_at:
+            while during is not None and faults and now >= faults[0]:
+                faults.pop(0)
                 during(now - t0)
-                during = None
             if live:
                 extra = _live_extra()
                 # On a terminal one line rewritten in place; in a log one line per sample.
@@ -204,7 +180,7 @@ def _traffic(
         cout, cerr = client.communicate(timeout=30)
         elapsed = time.monotonic() - t0
         sout, serr = server.communicate(timeout=args.seconds + 90)
-        cpu = _machine_busy() - cpu0
+        cpu = machine_busy() - cpu0
         last = sample()
         try:
             c = json.loads(cout)
@@ -298,12 +274,12 @@ def _run_ports(topo: netns.ForwardTopology, args: argparse.Namespace, channels: 
             def fault(_t: float) -> None:
                 pa.inject_fault()
 
-        cpu0 = _thread_cpu("xdpkt-fwd")
+        cpu0 = threads_cpu("xdpkt-fwd")
         try:
             res = _traffic(topo, args, "xdpkt", sample, not args.quiet and not args.json, fault)
         finally:
             _live_state.clear()
-        cpu = _thread_cpu("xdpkt-fwd") - cpu0
+        cpu = threads_cpu("xdpkt-fwd") - cpu0
         failed = pa.worker_failed()
         pa.stop()
         sa, sb = pa.ethtool_stats(), pb.ethtool_stats()

@@ -286,9 +286,10 @@ impl Port {
             frame_size: cfg.frame_size,
             ring_size: cfg.ring_size,
             need_wakeup: cfg.need_wakeup,
-            // Each queue lends the kernel at most one ring of frames; the rest stay
-            // for GSO segments and frames in flight.
-            fill_frames: Some(cfg.ring_size.min(cfg.frames / (2 * channels.max(1)))),
+            // Each queue lends the kernel at most one ring of frames, and a port's queues
+            // together at most a quarter of the UMEM: a second port shares it (forwarding),
+            // and the rest is for held aggregates, GSO segments and frames in flight.
+            fill_frames: Some(cfg.ring_size.min(cfg.frames / (4 * channels.max(1)))),
             ..XskConfig::default()
         };
         let mut napi_cfg = cfg.napi;
@@ -505,16 +506,7 @@ impl Port {
         while !batch.is_empty() {
             // Into the staging batch as far as it has room, then out in one go.
             batch.move_front_into(&mut l.napi.out);
-            loop {
-                let done = {
-                    let mut u = lock(&umem);
-                    l.napi.stage_tx(u.pool())
-                };
-                sent += xmit_lane(l)?;
-                if done {
-                    break;
-                }
-            }
+            sent += drain_lane(l, &umem)?;
         }
         l.sock.flush()?;
         Ok(sent)
@@ -564,16 +556,7 @@ impl Port {
                 batch.reverse();
             }
             for l in lanes.iter_mut() {
-                loop {
-                    let done = {
-                        let mut u = lock(&umem);
-                        l.napi.stage_tx(u.pool())
-                    };
-                    sent += xmit_lane(l)?;
-                    if done {
-                        break;
-                    }
-                }
+                sent += drain_lane(l, &umem)?;
             }
         }
         for l in lanes.iter_mut() {
@@ -602,6 +585,22 @@ impl Port {
 impl Drop for Port {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Stages everything in a lane's `out` (GSO as needed) and puts it on the lane's
+/// TX ring, a TX batch at a time. Returns the frames that left.
+fn drain_lane(l: &mut Lane, umem: &SharedUmem) -> Result<usize, Error> {
+    let mut sent = 0;
+    loop {
+        let done = {
+            let mut u = lock(umem);
+            l.napi.stage_tx(u.pool())
+        };
+        sent += xmit_lane(l)?;
+        if done {
+            return Ok(sent);
+        }
     }
 }
 
