@@ -1439,7 +1439,11 @@ def set_features(dev: Device, changes: Mapping[str, bool], *, netns: str | None 
     b = backend(dev, netns)
     change = b.set_features(changes)
     if not change.ok:
-        raise FeatureChangeError(change, b.driver_info().driver if isinstance(b, KernelDevice) else b.ifname)
+        try:
+            driver = b.driver_info().driver
+        except OSError:
+            driver = f"the driver of {b.ifname}"
+        raise FeatureChangeError(change, driver)
     return change
 
 
