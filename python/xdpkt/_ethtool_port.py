@@ -24,8 +24,11 @@ What each verb means on a Port (docs/ethtool.md, "Ports"):
 
 from __future__ import annotations
 
+import errno
+import logging
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from xdpkt import ethtool as et
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     from xdpkt.port import Port
 
 __all__ = ["DEFAULT_RSS_KEY", "FEATURE_NAMES", "RSS_TABLE_SIZE", "PortBackend"]
+
+_log = logging.getLogger("xdpkt")
 
 DRIVER: Final = "xdpkt"
 
@@ -85,6 +90,7 @@ DEFAULT_RSS_KEY: Final = bytes.fromhex(
 _RSS_HFUNCS: Final = (("toeplitz", True), ("xor", False), ("crc32", False))
 
 _RING_MAX: Final = 65536
+_POOL_RELEASE_WAIT: Final = 2.0  # seconds
 _RING_SUPPORTED: Final = ("rx", "tx", "umem_frames", "umem_frame_size")
 _COALESCE_SUPPORTED: Final = ("rx_usecs", "rx_frames", "adaptive_rx")
 _COALESCE_RANGES: Final = {"rx_usecs": (0, 1_000_000), "rx_frames": (1, 4096)}
@@ -303,6 +309,7 @@ class PortBackend:
             if values["umem_frame_size"] not in (2048, 4096):
                 raise ValueError(f"umem_frame_size: 2048 or 4096, got {values['umem_frame_size']!r}")
             changes["frame_size"] = values["umem_frame_size"]
+        modes = self._modes()
         try:
             self._port.reconfigure(**changes)
         except ValueError as e:
@@ -310,6 +317,7 @@ class PortBackend:
             for ours, theirs in (("ring_size", "rx/tx"), ("frames", "umem_frames")):
                 msg = msg.replace(f"PortConfig.{ours}=", f"{theirs}=")
             raise ValueError(msg) from None
+        self._warn_mode_change(modes)
         return self.rings()
 
     # -- -c / -C
@@ -355,7 +363,8 @@ class PortBackend:
     # -- -l / -L
 
     def _max_channels(self) -> int:
-        """The interface's queues (what a Port can open), or the Port's channels if unknown."""
+        """The most RX queues the interface can have (what a Port can grow to), or the Port's
+        channels when the device does not say."""
         current = self._port.channels
         dev = self._kernel_device()
         if dev is None:
@@ -364,8 +373,32 @@ class PortBackend:
             ch = dev.channels()
         except OSError:
             return current
-        n = (ch.rx or 0) + (ch.combined or 0)
-        return max(n, current)
+        return max((ch.rx_max or 0) + (ch.combined_max or 0), current)
+
+    def _device_queue_plan(self, n: int) -> list[tuple[et.KernelDevice, str, int]]:
+        """For every Port on this UMEM (-L changes them all): its interface, which of ethtool's
+        channel counts the device receives on (combined or rx), and that count now, where it is
+        not ``n``. A queue the device receives on but no Port socket serves would send its packets
+        past the Port (the XDP program passes them to the kernel stack)."""
+        plan = []
+        for p in self._port._umem_group():
+            ns = _netns_name(p.config.netns)
+            if p.config.netns is not None and ns is None:
+                continue
+            dev = et.KernelDevice(p.ifname, netns=ns)
+            try:
+                ch = dev.channels()
+            except OSError:
+                continue  # no channel counts: a single-queue device
+            if ch.combined_max and ch.combined:
+                key, cur = "combined", ch.combined
+            elif ch.rx_max and ch.rx:
+                key, cur = "rx", ch.rx
+            else:
+                continue
+            if cur != n:
+                plan.append((dev, key, cur))
+        return plan
 
     def channels(self) -> et.Channels:
         self._check_open()
@@ -397,8 +430,49 @@ class PortBackend:
                 f"combined: {combined} outside 1..{limit} (the queues of {self._port.ifname}) "
                 f"on {self._where()}"
             )
-        self._port.reconfigure(channels=combined)
+        plan = self._device_queue_plan(combined)
+
+        def devices_follow() -> Callable[[], None]:
+            # While the Port's sockets are closed (the kernel refuses fewer queues than bound
+            # AF_XDP sockets use), the devices get the same queue count, so that every queue they
+            # receive on has a socket: what ethtool -L does to a NIC's queues.
+            done: list[tuple[et.KernelDevice, str, int]] = []
+            try:
+                for dev, key, cur in plan:
+                    _set_channels_once_released(dev, key, combined)
+                    done.append((dev, key, cur))
+            except BaseException:
+                _restore(done)
+                raise
+            return lambda: _restore(done)
+
+        modes = self._modes()
+        try:
+            self._port.reconfigure(channels=combined, _while_closed=devices_follow if plan else None)
+        except OSError as e:
+            if plan and e.errno == errno.ENOSPC:
+                e.add_note(
+                    "on veth, XDP needs at least as many RX queues as the peer transmits on: lower the "
+                    "peer's TX queues first (ethtool -L PEER tx N in the peer's namespace)"
+                )
+            raise
+        self._warn_mode_change(modes)
         return self.channels()
+
+    def _modes(self) -> dict[str, str]:
+        return {p.ifname: p.mode for p in self._port._umem_group()}
+
+    def _warn_mode_change(self, before: Mapping[str, str]) -> None:
+        # mode="auto" takes what the kernel gives: e.g. on veth, native XDP needs at least as many RX
+        # queues as the peer transmits on, so fewer queues can mean the slower skb mode.
+        for p in self._port._umem_group():
+            was = before.get(p.ifname)
+            if was is not None and was != p.mode:
+                _log.warning(
+                    "xdpkt: %s on %s is in %s mode now (was %s): the kernel did not give the mode "
+                    "it had with the new settings",
+                    f"port:{p.name}" if p.name else "the Port", p.ifname, p.mode, was,
+                )
 
     # -- -S
 
@@ -430,6 +504,28 @@ class PortBackend:
             f"changing RSS (-X) not supported by {DRIVER} ({self._where()}): a Port's queues take what "
             f"the device steers to them, and its software RSS table follows its channels (-L)"
         )
+
+
+def _set_channels_once_released(dev: et.KernelDevice, key: str, n: int) -> None:
+    """``dev.set_channels({key: n})``, retried while the kernel still counts the closed AF_XDP
+    sockets' buffer pools (it releases them from a work queue, shortly after the last close)."""
+    deadline = time.monotonic() + _POOL_RELEASE_WAIT
+    while True:
+        try:
+            dev.set_channels({key: n})
+            return
+        except ValueError as e:
+            if "AF_XDP" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _restore(done: list[tuple[et.KernelDevice, str, int]]) -> None:
+    for dev, key, cur in reversed(done):
+        try:
+            dev.set_channels({key: cur})
+        except OSError as e:
+            _log.warning("xdpkt: could not give %s its %s channel count %d back: %s", dev.ifname, key, cur, e)
 
 
 def _onoff(v: bool) -> str:

@@ -23,7 +23,7 @@ import threading
 import time
 import tomllib
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from xdpkt import ethtool as _ethtool
@@ -400,7 +400,9 @@ class Port:
             members.append(self)
         return [p for p in members if not p.closed]
 
-    def reconfigure(self, **changes: Any) -> None:
+    def reconfigure(
+        self, *, _while_closed: Callable[[], Callable[[], None]] | None = None, **changes: Any
+    ) -> None:
         """Reopens the Port with ``self.config.replace(**changes)``: what ``ethtool -G`` and ``-L``
         do on a Port (ring sizes, UMEM geometry and channels are fixed while the queues are open).
 
@@ -416,6 +418,9 @@ class Port:
         restart from zero. Packets arriving while the queues are closed (the time of one close and one open,
         see docs/ethtool.md) are not seen by the Port: with no XDP program on the interface, the
         kernel stack of the Port's namespace gets them.
+
+        ``_while_closed`` (for the ethtool backend's ``-L``) runs once every queue is closed, before
+        the reopening, and returns what undoes it if the new configuration does not open.
         """
         allowed = sorted({f.name for f in dataclasses.fields(PortConfig)} - _FIXED_KEYS)
         bad = sorted(set(changes) - set(allowed))
@@ -455,10 +460,15 @@ class Port:
             old = now
             for p in reversed(group):
                 p._port.close()
+            undo: Callable[[], None] | None = None
             try:
+                if _while_closed is not None:
+                    undo = _while_closed()
                 _reopen(group, new)
             except BaseException as e:
                 try:
+                    if undo is not None:
+                        undo()
                     _reopen(group, old)
                 except BaseException as e2:
                     raise OSError(

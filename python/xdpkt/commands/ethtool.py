@@ -12,9 +12,10 @@ change, 2 for a bad argument.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from xdpkt import ethtool as et
@@ -418,7 +419,9 @@ def run(args: argparse.Namespace) -> int:
         elif verb == "-K":
             return _set_features(args, b, parse_feature_args(params))
         elif verb == "-G":
-            new_rings = b.set_rings(parse_params("-G", params, RING_PARAMS, {"tx_push", "rx_push"}))
+            ring_args = parse_params("-G", params, RING_PARAMS, {"tx_push", "rx_push"})
+            with _mode_watch(args, b):
+                new_rings = b.set_rings(ring_args)
             if args.json:
                 print(json.dumps(new_rings.to_dict(), indent=2))
         elif verb == "-C":
@@ -427,7 +430,9 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(new_coal.to_dict(), indent=2))
         elif verb == "-L":
-            new_ch = b.set_channels(parse_params("-L", params, CHANNEL_PARAMS, set()))
+            channel_args = parse_params("-L", params, CHANNEL_PARAMS, set())
+            with _mode_watch(args, b):
+                new_ch = b.set_channels(channel_args)
             if args.json:
                 print(json.dumps(new_ch.to_dict(), indent=2))
         elif verb == "-X":
@@ -448,6 +453,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"xdpkt ethtool: {e.strerror or e}", file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _mode_watch(args: argparse.Namespace, b: et.EthtoolBackend) -> Iterator[None]:
+    """-G and -L reopen a Port, which may come back in another AF_XDP mode: say so on stderr."""
+    if not str(args.dev).startswith("port:"):
+        yield
+        return
+    before = b.driver_info().bus_info
+    yield
+    after = b.driver_info().bus_info
+    if after != before:
+        print(f"xdpkt ethtool: note: {b.ifname} was {before}, now {after}", file=sys.stderr)
 
 
 class _Adapter:
