@@ -18,6 +18,7 @@ timeout: connecting, reading a request, answering, waiting for an answer.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import errno
@@ -29,6 +30,7 @@ import socket
 import stat
 import struct
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -218,6 +220,7 @@ class ControlServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name=f"xdpkt-ctl-{name}", daemon=True)
         self._thread.start()
+        _SERVERS.add(self)
 
     def __repr__(self) -> str:
         return f"ControlServer({self.name!r}, {self.path!r})"
@@ -353,6 +356,17 @@ def _claim_or_refuse(name: str, path: str) -> None:
         )
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+# Servers still open when the interpreter exits (a Port never closed) remove their sockets then.
+_SERVERS: weakref.WeakSet[ControlServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_servers() -> None:
+    for server in list(_SERVERS):
+        with contextlib.suppress(Exception):
+            server.close()
 
 
 def serve(name: str, port: Port) -> ControlServer:
