@@ -303,6 +303,8 @@ dut_cmd() {
         xdpkt)
             if [[ $mode == l2fwd2 ]]; then
                 DUT_CMD=("${XDPKT_CMD[@]}" bench l2fwd "$IF_DUT" --peer "$IF_DUT2" "${common[@]}" --json "$@")
+            elif [[ $mode == port2 ]]; then
+                DUT_CMD=("${XDPKT_CMD[@]}" bench port "$IF_DUT" --peer "$IF_DUT2" "${common[@]}" --json "$@")
             else
                 DUT_CMD=("${XDPKT_CMD[@]}" bench "$mode" "$IF_DUT" "${common[@]}" --json "$@")
             fi
@@ -400,11 +402,12 @@ run_one() { # run_one SCENARIO MODE IMPL REP GEN_CPU DUT_CPU [EXTRA ARGS...]
             wait_pid "$sink" || true
             record "$scen" "$mode" "$impl" "$rep" "$d.sink" "$d.dut"
             ;;
-        l2fwd | l2fwd2)
-            # l2fwd comes back on the generator's veth; the two-port l2fwd2 arrives on the
-            # second pair's generator side (IF_GEN2). Both are recorded as l2fwd.
+        l2fwd | l2fwd2 | port2)
+            # l2fwd comes back on the generator's veth; the two-port l2fwd2 (and port2, the
+            # same through xdpkt Ports with GRO/GSO) arrives on the second pair's generator
+            # side (IF_GEN2). All are recorded as l2fwd, in their own scenario.
             local sink_if=$IF_GEN
-            [[ $mode == l2fwd2 ]] && sink_if=$IF_GEN2
+            [[ $mode == l2fwd2 || $mode == port2 ]] && sink_if=$IF_GEN2
             start_bg "$d.sink" "$gcpu" "$NS_GEN" "$BUILD/xdp_gen" sink "$sink_if" --seconds $((SECS - 2)) --delay 1.2
             local sink=$LAST_PID
             start_dut_then_gen
@@ -461,8 +464,10 @@ done
 
 if [[ $TWO_PORT -eq 1 && " $MODES " == *" l2fwd "* && " $IMPLS " == *" xdpkt "* ]] && impl_available xdpkt; then
     log "two-port l2fwd: xdpkt bench l2fwd $IF_DUT --peer $IF_DUT2 (shared UMEM)"
+    log "two-port forwarding through xdpkt Ports with GRO and GSO on: xdpkt bench port $IF_DUT --peer $IF_DUT2"
     for rep in $(seq "$REPS"); do
         run_one twoport l2fwd2 xdpkt "$rep" "$GEN_CPU" "$DUT_CPU"
+        run_one twoport-port port2 xdpkt "$rep" "$GEN_CPU" "$DUT_CPU"
     done
 fi
 

@@ -459,3 +459,101 @@ def test_demo_without_root_names_the_capability() -> None:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "CAP_NET_ADMIN" in r.stderr or "CAP_SYS_ADMIN" in r.stderr, r.stderr
+
+
+# -- software RSS over a multi-queue veth -----------------------------------------------------------
+
+
+@privileged
+def test_software_rss_spreads_flows_one_queue_each() -> None:
+    """Port.send steers each flow by Toeplitz: on a 4-queue veth every flow lands, in order, on exactly
+    the peer queue the hash predicts, and the flows spread over all four queues."""
+    with ForwardTopology(queues=4, tag="rss") as t:
+        flows = [fr.tcp_flow(6, 300, seq=1 + 10**5 * k, sport=4000 + k) for k in range(40)]
+        frames = [f for group in zip(*flows, strict=True) for f in group]
+        socks = [xdpkt.Socket(t.b.ifname, q, netns=t.b.ns.name, frames=1024, ring_size=512) for q in range(4)]
+        try:
+            with xdpkt.Port(ifname=t.m_b.ifname, netns=t.m.name, channels=4, gro=False) as p:
+                predicted = {4000 + k: p.flow_queue(flows[k][0]) for k in range(40)}
+                assert p.send(frames) == len(frames)
+            seen: dict[int, list[tuple[int, bytes]]] = {}
+            deadline = time.monotonic() + 5
+            total = 0
+            while total < len(frames) and time.monotonic() < deadline:
+                for q, s in enumerate(socks):
+                    with s.recv(256, timeout=0.05) as b:
+                        for v in b:
+                            f = bytes(v)
+                            if _ours(f):
+                                sp = struct.unpack_from("!H", f, 34)[0]
+                                seen.setdefault(sp, []).append((q, f))
+                                total += 1
+        finally:
+            for s in socks:
+                s.close()
+    assert total == len(frames)
+    for k in range(40):
+        got = seen[4000 + k]
+        assert {q for q, _ in got} == {predicted[4000 + k]}, f"flow {k}"
+        assert [f for _, f in got] == flows[k]
+    assert set(predicted.values()) == {0, 1, 2, 3}
+
+
+def _udp_frame(i: int) -> bytes:
+    udp = struct.pack("!HHHH", 4000, 9, 8 + 18, 0) + struct.pack("!Q", i) + bytes(10)
+    return fr.eth(0x0800) + fr.ipv4(17, udp)
+
+
+@privileged
+def test_accounting_after_ten_million_packets_and_restarts() -> None:
+    """10 million 64-byte frames forwarded A -> B through two Ports, the workers stopped and started
+    twice on the way: afterwards every UMEM frame is in its place, and every frame sent is accounted
+    for (forwarded, or counted as dropped by the Ports, the kernel's XSK counters, or the veth)."""
+    total = 10_000_000
+    with ForwardTopology(queues=1, tag="tenm") as t:
+        kw: dict[str, object] = {"netns": t.m.name, "channels": 1, "frames": 8192, "ring_size": 2048}
+        with (
+            xdpkt.Port(ifname=t.m_a.ifname, **kw) as pa,  # type: ignore[arg-type]
+            xdpkt.Port(ifname=t.m_b.ifname, share_umem=pa, **kw) as pb,  # type: ignore[arg-type]
+            xdpkt.Socket(t.a.ifname, netns=t.a.ns.name, frames=4096, ring_size=2048) as tx,
+        ):
+            batch = [_udp_frame(i) for i in range(2048)]
+            sent = 0
+            deadline = time.monotonic() + 120
+            for phase in range(3):
+                pa.forward_to(pb, both_ways=False)
+                goal = total * (phase + 1) // 3
+                while sent < goal and time.monotonic() < deadline:
+                    sent += tx.send(batch)
+                time.sleep(0.2)
+                pa.stop()
+                for p in (pa, pb):
+                    places = p.places()
+                    assert places["user"] == 0, places
+                    assert sum(v for k, v in places.items() if k != "total") == places["total"], places
+            sa, sb = pa.stats(), pb.stats()
+            veth = _veth_xdp_counters(t.m, t.m_a.ifname)
+            a_tx_dropped = int(netns.read_sysfs(t.a.ns, t.a.ifname, "statistics/tx_dropped"))
+    assert sent >= total, f"sent only {sent} in the time bound"
+    # What A sent reached M's XDP program (plus a few frames of A's own kernel: IPv6 ND), or A's veth
+    # dropped it and counted it.
+    assert sent <= veth["xdp_packets"] + a_tx_dropped <= sent + 50, (sent, veth, a_tx_dropped)
+    # The program redirected every frame to the Port's socket; what the socket could not take the
+    # kernel counted (fill ring empty -> xsk_rx_dropped, RX ring full -> xsk_rx_ring_full).
+    assert veth["xdp_packets"] == veth["xdp_redirect"] + veth["drops"], veth
+    assert veth["xdp_redirect"] == sa["rx_packets"], (veth, sa["rx_packets"])
+    assert veth["drops"] == sa["xsk_rx_dropped"] + sa["xsk_rx_ring_full"], (veth, sa)
+    # Everything the Port received left on B, or is in a Port drop counter.
+    port_drops = sb["tx_mtu_drops"] + sb["tx_pool_drops"] + sb["tx_errors"] + sa["rx_no_route"]
+    assert sa["rx_packets"] == sb["tx_packets"] + port_drops, (sa["rx_packets"], sb["tx_packets"], port_drops)
+
+
+def _veth_xdp_counters(ns: netns.Namespace, ifname: str) -> dict[str, int]:
+    """A veth's XDP counters of queue 0 (ethtool -S: rx_queue_0_xdp_packets, ...)."""
+    out = ns.exec("ethtool", "-S", ifname).stdout
+    vals: dict[str, int] = {}
+    for line in out.splitlines():
+        k, _, v = line.strip().partition(": ")
+        if k.startswith("rx_queue_0_") and v.strip().isdigit():
+            vals[k[len("rx_queue_0_") :]] = int(v)
+    return vals

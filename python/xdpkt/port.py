@@ -302,10 +302,25 @@ class Port:
             if idle is not None:
                 time.sleep(idle)
 
-    def send(self, frames: Batch | Iterable[bytes | bytearray | memoryview], queue: int = 0) -> int:
-        """Transmits frames; super-frames are cut to the wire MSS (GSO). Returns the
-        frames put on the wire, once all completed."""
+    def send(self, frames: Batch | Iterable[bytes | bytearray | memoryview], queue: int | None = None) -> int:
+        """Transmits frames; super-frames are cut to the wire MSS (GSO). Each flow goes
+        on the queue software RSS picks for it (``queue=None``) or all on ``queue``.
+        Returns the frames put on the wire, once all completed."""
         return self._port.send(frames, queue)
+
+    def rss(self) -> dict[str, Any]:
+        """Software RSS: ``{"hfunc": "toeplitz", "key": bytes, "indirection": [128 queues]}``."""
+        return self._port.rss()
+
+    def flow_queue(self, frame: bytes | bytearray | memoryview) -> int:
+        """The queue software RSS picks for this frame's flow (Toeplitz over the 5-tuple)."""
+        return self._port.flow_queue(bytes(frame))
+
+    def set_rss(
+        self, *, equal: int | None = None, indirection: list[int] | None = None, key: bytes | None = None
+    ) -> None:
+        """``ethtool -X`` for the software RSS: ``equal=N``, a 128-entry table, and/or a key."""
+        self._port.set_rss(equal=equal, indirection=indirection, key=key)
 
     def forward_to(self, other: Port, *, both_ways: bool = True) -> None:
         """RX of this port -> TX of ``other`` (and back with ``both_ways``) in Rust."""

@@ -311,9 +311,8 @@ def _run_ports(topo: netns.ForwardTopology, args: argparse.Namespace, channels: 
         if failed:
             res.problems.append("a forwarding worker stopped with an error")
         if res.drops:
-            which = ", ".join(
-                f"{side} {k}={st[k]}" for side, st in (("a-side", sa), ("b-side", sb)) for k in _DROP_KEYS if st[k]
-            )
+            sides = (("a-side", sa), ("b-side", sb))
+            which = ", ".join(f"{side} {k}={st[k]}" for side, st in sides for k in _DROP_KEYS if st[k])
             res.problems.append(f"{res.drops} frames dropped by the Ports: {which}")
         res.gro_pkts_per_aggregate = _ratio(
             sa["rx_gro_merged"] + sa["rx_gro_aggregates"], sa["rx_gro_aggregates"]

@@ -78,7 +78,7 @@ pub fn gso_segment<'py>(
         }
         // A packet that is not an aggregate is not a GSO request: it goes out unchanged.
         (None, Some((0, _, _, _))) => {
-            let b = with_frame_bytes(frame, "frame", |b| PyBytes::new(py, b))?;
+            let b = with_frame_bytes(frame, || "frame", |b| PyBytes::new(py, b))?;
             return PyList::new(py, [b]);
         }
         _ => {}
@@ -94,7 +94,7 @@ pub fn gso_segment<'py>(
                 py.allow_threads(|| seg.segment(data, meta, opts))
             }
             Err(_) => {
-                let data = with_frame_bytes(frame, "frame", |b| b.to_vec())?;
+                let data = with_frame_bytes(frame, || "frame", |b| b.to_vec())?;
                 py.allow_threads(|| seg.segment(&data, meta, opts))
             }
         };
@@ -256,8 +256,8 @@ impl GroEngine {
                         }
                     },
                 };
-                let name = format!("frames[{index}]");
-                match with_frame_bytes(&item, &name, |b| self.pool.packet_from(b))? {
+                let name = || format!("frames[{index}]");
+                match with_frame_bytes(&item, name, |b| self.pool.packet_from(b))? {
                     Ok(p) => self.pending.push_back(p),
                     Err(PoolError::Exhausted) => {
                         carry = Some(item);

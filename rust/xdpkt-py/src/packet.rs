@@ -87,7 +87,7 @@ impl PyPacket {
         let gso_type = gso_type_from(gso_type)?;
         let bytes = match data.downcast::<PyBytes>() {
             Ok(b) => b.clone(),
-            Err(_) => PyBytes::new(py, &with_frame_bytes(data, "data", |b| b.to_vec())?),
+            Err(_) => PyBytes::new(py, &with_frame_bytes(data, || "data", |b| b.to_vec())?),
         };
         Ok(PyPacket {
             data: bytes.unbind(),
@@ -201,9 +201,11 @@ impl PyPacket {
 
 /// Runs `f` over the bytes of a bytes-like object (bytes, bytearray, memoryview, Packet,
 /// anything with a C-contiguous byte buffer). `what` names the argument in errors.
-pub fn with_frame_bytes<R>(
+/// `what` names the argument in the error message; it is only called on error
+/// (no formatting per frame on the hot path).
+pub fn with_frame_bytes<R, W: std::fmt::Display>(
     obj: &Bound<'_, PyAny>,
-    what: &str,
+    what: impl FnOnce() -> W,
     f: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Error> {
     if let Ok(b) = obj.downcast::<PyBytes>() {
@@ -214,6 +216,7 @@ pub fn with_frame_bytes<R>(
     }
     let buf = PyBuffer::<u8>::get(obj).map_err(|_| {
         let tn = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+        let what = what();
         Error::Type(format!("{what}: expected a bytes-like object (bytes, bytearray, memoryview) or Packet, got {tn}"))
     })?;
     let v = buf.to_vec(obj.py())?;

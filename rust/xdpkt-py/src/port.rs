@@ -328,9 +328,18 @@ impl PyPort {
     /// super-frames are cut to the wire MSS by GSO (when on), everything goes onto
     /// the TX ring of `queue` in whole batches. Returns the frames put on the wire
     /// once all completed.
-    #[pyo3(signature = (frames, queue=0))]
-    fn send(&self, py: Python<'_>, frames: Bound<'_, PyAny>, queue: usize) -> PyResult<usize> {
-        if queue >= self.channels {
+    #[pyo3(signature = (frames, queue=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        frames: Bound<'_, PyAny>,
+        queue: Option<usize>,
+    ) -> PyResult<usize> {
+        let xmit = |p: &mut Port, b: &mut Batch| match queue {
+            Some(q) => p.xmit(q, b),
+            None => p.xmit_flows(b),
+        };
+        if let Some(queue) = queue.filter(|&q| q >= self.channels) {
             return Err(PyValueError::new_err(format!(
                 "queue={queue}: the port has {} channels (0..{})",
                 self.channels,
@@ -340,7 +349,7 @@ impl PyPort {
         if let Ok(b) = frames.downcast::<PyBatch>() {
             if let Some(mut batch) = b.get().take_if_same(&self.umem)? {
                 return py.allow_threads(|| {
-                    let r = with_idle(&self.state, |p| p.xmit(queue, &mut batch));
+                    let r = with_idle(&self.state, |p| xmit(p, &mut batch));
                     let mut u = lk(&self.umem);
                     for p in batch.drain() {
                         u.pool().release(p);
@@ -394,7 +403,7 @@ impl PyPort {
                 return Err(to_pyerr(Error::Exhausted));
             }
             let r = py.allow_threads(|| {
-                let r = with_idle(&self.state, |p| p.xmit(queue, &mut batch));
+                let r = with_idle(&self.state, |p| xmit(p, &mut batch));
                 let mut u = lk(&self.umem);
                 for p in batch.drain() {
                     u.pool().release(p);
@@ -404,6 +413,61 @@ impl PyPort {
             sent += r?;
         }
         Ok(sent)
+    }
+
+    /// The software RSS context: Toeplitz key, 128-entry indirection table, hash function.
+    fn rss<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (key, table) = with_idle(&self.state, |p| {
+            Ok((p.rss().key().to_vec(), p.rss().table().to_vec()))
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("hfunc", "toeplitz")?;
+        d.set_item("key", PyBytes::new(py, &key))?;
+        d.set_item("indirection", table)?;
+        Ok(d)
+    }
+
+    /// The queue software RSS picks for a frame's flow (what `send(queue=None)` uses).
+    fn flow_queue(&self, frame: &[u8]) -> PyResult<u32> {
+        with_idle(&self.state, |p| Ok(p.rss().queue_for_frame(frame)))
+    }
+
+    /// Changes the software RSS table (`equal`: spread over the first N channels;
+    /// `indirection`: 128 queue numbers) and/or key (40 to 52 bytes).
+    #[pyo3(signature = (*, equal=None, indirection=None, key=None))]
+    fn set_rss(
+        &self,
+        equal: Option<u32>,
+        indirection: Option<Vec<u32>>,
+        key: Option<Vec<u8>>,
+    ) -> PyResult<()> {
+        let ch = self.channels as u32;
+        if let Some(n) = equal.filter(|&n| n == 0 || n > ch) {
+            return Err(PyValueError::new_err(format!(
+                "equal={n}: must be between 1 and the channel count ({ch})"
+            )));
+        }
+        let r = with_idle(&self.state, |p| {
+            // Work on a copy: a refused setting leaves the old context in force.
+            let mut r = p.rss().clone();
+            let applied = (|| {
+                if let Some(k) = &key {
+                    r.set_key(k)?;
+                }
+                if let Some(n) = equal {
+                    r.set_equal(n)?;
+                }
+                if let Some(t) = &indirection {
+                    r.set_queues_and_table(ch, t)?;
+                }
+                Ok::<(), xdpkt::rss::RssError>(())
+            })();
+            if applied.is_ok() {
+                *p.rss_mut() = r;
+            }
+            Ok(applied)
+        })?;
+        r.map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// Forwards this port's RX to `other`'s TX in Rust (and `other`'s to this one's

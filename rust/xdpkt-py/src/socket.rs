@@ -215,6 +215,25 @@ impl PyBatch {
             .collect()
     }
 
+    /// The packets dissected by scapy (`xdpkt.scapy.batch_to_scapy`; needs the
+    /// `xdpkt[scapy]` extra): each frame copied and built once, `pkt.time = timestamp`.
+    #[pyo3(signature = (*, timestamp=None, basecls=None))]
+    fn to_scapy<'py>(
+        slf: &Bound<'py, Self>,
+        timestamp: Option<f64>,
+        basecls: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let kw = PyDict::new(py);
+        kw.set_item("timestamp", timestamp)?;
+        if let Some(b) = basecls {
+            kw.set_item("basecls", b)?;
+        }
+        py.import("xdpkt.scapy")?
+            .getattr("batch_to_scapy")?
+            .call((slf,), Some(&kw))
+    }
+
     /// Gives the frames back (to the fill ring through the free pool). Idempotent.
     fn close(&self) -> PyResult<()> {
         if self.exports.load(Ordering::Acquire) > 0 {

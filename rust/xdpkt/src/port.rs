@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crate::batch::Batch;
 use crate::gro::GroConfig;
 use crate::napi::{Napi, NapiConfig, QueueCounters};
+use crate::rss::Rss;
 use crate::xsk::socket::SharedUmem;
 use crate::xsk::{sys, Error, Mode, Places, ShareUmem, SocketStats, XskConfig, XskSocket};
 
@@ -230,6 +231,10 @@ pub struct Port {
     notes: Vec<String>,
     /// The lanes are on a forwarder's workers.
     forwarding: bool,
+    /// Software RSS over the channels (veth has no hardware RSS): which TX queue
+    /// a flow sent with [`Port::xmit_flows`] takes, hence (veth) which RX queue
+    /// of the peer it lands on.
+    rss: Rss,
 }
 
 impl std::fmt::Debug for Port {
@@ -326,7 +331,9 @@ impl Port {
             control: Control::new(live),
             fault: AtomicBool::new(false),
         });
+        let rss = Rss::new(n as u32).map_err(|_| Error::Config("no channel for RSS"))?;
         Ok(Port {
+            rss,
             ifname: ifname.to_string(),
             mtu,
             umem,
@@ -510,6 +517,68 @@ impl Port {
             }
         }
         l.sock.flush()?;
+        Ok(sent)
+    }
+
+    /// The software RSS context (key, indirection table).
+    pub fn rss(&self) -> &Rss {
+        &self.rss
+    }
+    pub fn rss_mut(&mut self) -> &mut Rss {
+        &mut self.rss
+    }
+
+    /// Transmits `batch` with each packet on the queue software RSS picks for its
+    /// flow (Toeplitz over the 5-tuple, 128-entry table): one flow, one queue,
+    /// in order. GSO as in [`Port::xmit`]. Returns the frames put on the wire.
+    pub fn xmit_flows(&mut self, batch: &mut Batch) -> Result<usize, Error> {
+        let umem = self.umem.clone();
+        let shared = self.shared.clone();
+        let rss = self.rss.clone();
+        let lanes = self.idle_lanes()?;
+        let n = lanes.len();
+        for l in lanes.iter_mut() {
+            l.apply(&umem, &shared);
+        }
+        let mut sent = 0;
+        while !batch.is_empty() {
+            {
+                let mut u = lock(&umem);
+                batch.reverse();
+                while let Some(p) = batch.pop() {
+                    let q = (rss.queue_for_frame(u.pool_ref().head(&p)) as usize) % n;
+                    let Some(l) = lanes.get_mut(q) else {
+                        u.pool().release(p);
+                        continue;
+                    };
+                    if let Err(p) = l.napi.out.push(p) {
+                        // This queue's staging is full: send what is staged first.
+                        // (`batch` has room: `p` was just popped from it.)
+                        if let Err(p) = batch.push(p) {
+                            l.napi.counters.tx_errors += 1;
+                            u.pool().release(p);
+                        }
+                        break;
+                    }
+                }
+                batch.reverse();
+            }
+            for l in lanes.iter_mut() {
+                loop {
+                    let done = {
+                        let mut u = lock(&umem);
+                        l.napi.stage_tx(u.pool())
+                    };
+                    sent += xmit_lane(l)?;
+                    if done {
+                        break;
+                    }
+                }
+            }
+        }
+        for l in lanes.iter_mut() {
+            l.sock.flush()?;
+        }
         Ok(sent)
     }
 
