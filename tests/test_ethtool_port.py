@@ -341,7 +341,7 @@ def test_changes_and_errors_cross_the_control_socket(pair: Pair) -> None:
     assert "it supports: rx-usecs, rx-frames, adaptive-rx" in c_tx[2]
     assert c_zero[0] == 2 and "rx_frames: an integer in 1..4096, got 0" in c_zero[2], c_zero
     assert l9[0] == 2 and "combined: 9 outside 1..1" in l9[2], l9
-    assert x[0] == 1 and "changing RSS (-X) not supported by xdpkt" in x[2], x
+    assert x[0] == 1 and "the Port is forwarding" in x[2] and "stop forwarding first" in x[2], x
     assert g_mini[0] == 1 and "ring parameter rx-mini not supported by xdpkt" in g_mini[2], g_mini
     assert missing[0] == 1 and "no Port named 'no-such-port-xyz' is running" in missing[2], missing
     # From Python over the socket (served by this process's own control thread): the same types.
@@ -428,7 +428,7 @@ def test_K_rx_gro_off_on_a_live_port_stops_and_restarts_coalescing(
 ) -> None:
     """-K rx-gro off while a kernel TCP stream crosses the Ports: no new aggregates; on: again."""
     pa, dev = pair.a, f"port:{pair.na}"
-    with _Stream(pair.t, 3.0) as s:
+    with _Stream(pair.t, 6.0) as s:
         time.sleep(0.7)
         assert pa.stats()["rx_gro_aggregates"] > 0, pa.stats()
         assert remote(["-K", dev, "rx-gro", "off"]) == [(0, "", "")]
@@ -441,8 +441,11 @@ def test_K_rx_gro_off_on_a_live_port_stops_and_restarts_coalescing(
         assert now["rx_packets"] > packets  # traffic went on, unmerged
         code, _out, err = xdpkt_cli(capsys, "-K", dev, "rx-gro", "on")
         assert code == 0, err
-        time.sleep(0.6)
+        deadline = time.monotonic() + 2.0
+        while pa.stats()["rx_gro_aggregates"] == off and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert pa.stats()["rx_gro_aggregates"] > off
+        assert s.threads[1].is_alive()  # all of that while the stream still ran
     assert s.intact(), (s.nsent, s.nrecv, s.error)
     pa.stop()
     _accounted(pa)
@@ -527,7 +530,7 @@ def test_L_combined_1_on_a_forwarding_pair_with_tcp_streams() -> None:
         pa, pb, t = pair.a, pair.b, pair.t
         dev = f"port:{pair.na}"
         assert et.channels(pa).combined_max == 2
-        with _Stream(t, 3.5, port=5401) as s1, _Stream(t, 3.5, port=5402) as s2:
+        with _Stream(t, 6.0, port=5401) as s1, _Stream(t, 6.0, port=5402) as s2:
             time.sleep(0.6)
             assert pa.stats()["rx_packets"] > 0
             mode = pa.mode
@@ -545,6 +548,7 @@ def test_L_combined_1_on_a_forwarding_pair_with_tcp_streams() -> None:
             time.sleep(1.0)
             moved = pa.stats()["rx_packets"], pb.stats()["rx_packets"]
             assert all(moved), moved  # counters restarted; both directions flow through one queue
+            assert s1.threads[1].is_alive() and s2.threads[1].is_alive()
             assert et.set_channels(pb, combined=2).combined == 2
             assert pa.channels == pb.channels == 2 and pa.forwarding
             assert _device_rx_queues(t, t.m_a.ifname) == 2
@@ -554,6 +558,24 @@ def test_L_combined_1_on_a_forwarding_pair_with_tcp_streams() -> None:
         for p in (pa, pb):
             _accounted(p)
             assert p.stats()["xsk_rx_invalid_descs"] == 0
+        # -X on the idle Port: the software RSS that Port.send steers with; a reopen keeps it.
+        key = bytes(range(40))
+        hkey = ":".join(f"{b:02x}" for b in key)
+        [(code, out, err)] = remote(["-X", dev, "weight", "1", "3", "hkey", hkey])
+        assert code == 0, err
+        table = [0] * 32 + [1] * 96
+        assert pa.rss()["indirection"] == table and pa.rss()["key"] == key
+        x = et.rss(dev)
+        assert list(x.indirection) == table and x.key == key and x.hfunc == "toeplitz"
+        et.set_rings(pa, rx=1024)
+        assert pa.rss()["indirection"] == table and pa.rss()["key"] == key
+        assert list(et.set_rss(pa, default=True).indirection) == [i % 2 for i in range(128)]
+        with pytest.raises(ValueError, match=r"hfunc: toeplitz"):
+            et.set_rss(pa, hfunc="xor")
+        with pytest.raises(ValueError, match=r"ring numbers in 0\.\.1, got 2"):
+            et.set_rss(pa, indirection=[2] * 128)
+        pa.forward_to(pb)
+        assert list(et.rss(pa).indirection) == [i % 2 for i in range(128)]  # as last read, idle
 
 
 @privileged

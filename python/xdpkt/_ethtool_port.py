@@ -18,8 +18,10 @@ What each verb means on a Port (docs/ethtool.md, "Ports"):
 - ``-l`` / ``-L``: combined channels = the Port's queues, at most the interface's queues; a change
   reopens the Port (and its forwarding partner: ``forward_to`` needs equal channels).
 - ``-S``: :meth:`xdpkt.Port.ethtool_stats` (totals, then ``rx_queue_N_*`` / ``tx_queue_N_*``).
-- ``-x``: the software RSS table of a Port with that many channels (128 entries, round robin, the
-  default Toeplitz key); ``-X`` is refused (the Port has no settable RSS).
+- ``-x`` / ``-X``: the Port's software RSS (``Port.rss()``: 128 entries, Toeplitz, default key of
+  Microsoft's RSS specification), which steers the flows ``Port.send`` transmits; changed only
+  while the Port is idle (the Rust Port answers it only then; while forwarding ``-x`` shows the
+  table last read idle).
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ class PortBackend:
         self._want_udp = port.config.gro_udp
         self._lock = threading.Lock()
         self._queue_names: dict[tuple[int, tuple[str, ...]], tuple[str, ...]] = {}
+        self._rss: tuple[int, et.Rss] | None = None  # (channels, table) last read while idle
 
     @property
     def ifname(self) -> str:
@@ -493,17 +496,50 @@ class PortBackend:
     # -- -x / -X
 
     def rss(self) -> et.Rss:
+        """The Port's software RSS (what ``Port.send`` steers flows with). The Port answers it only
+        while idle; while it forwards, the table last read (or set) here, else the default one."""
         self._check_open()
         n = self._port.channels
-        table = tuple(i % n for i in range(RSS_TABLE_SIZE))
-        return et.Rss(self.ifname, n, table, DEFAULT_RSS_KEY, _RSS_HFUNCS)
+        try:
+            r = self._port.rss()
+        except RuntimeError:  # forwarding: the workers own the queues
+            cached = self._rss
+            if cached is not None and cached[0] == n:
+                return cached[1]
+            r = {"key": DEFAULT_RSS_KEY, "indirection": [i % n for i in range(RSS_TABLE_SIZE)]}
+        table = tuple(int(q) for q in r["indirection"])
+        result = et.Rss(self.ifname, n, table, bytes(r["key"]), _RSS_HFUNCS)
+        self._rss = (n, result)
+        return result
 
     def set_rss(self, indirection: Sequence[int] | None, key: bytes | None, hfunc: str | None) -> et.Rss:
         self._check_open()
-        raise et.NotSupportedError(
-            f"changing RSS (-X) not supported by {DRIVER} ({self._where()}): a Port's queues take what "
-            f"the device steers to them, and its software RSS table follows its channels (-L)"
-        )
+        if hfunc is not None and hfunc != "toeplitz":
+            raise ValueError(f"hfunc: toeplitz (the only hash function of {DRIVER}), got {hfunc!r}")
+        n = self._port.channels
+        if indirection is not None and len(indirection) == 0:
+            equal: int | None = n  # ethtool -X default: the default table, round robin
+            table = None
+        else:
+            equal, table = None, None if indirection is None else [int(q) for q in indirection]
+        if table is not None:
+            if len(table) != RSS_TABLE_SIZE:
+                raise ValueError(f"indirection: {RSS_TABLE_SIZE} entries, got {len(table)}")
+            bad = [q for q in table if not 0 <= q < n]
+            if bad:
+                raise ValueError(f"indirection: ring numbers in 0..{n - 1}, got {bad[0]}")
+        if key is not None and len(key) != len(DEFAULT_RSS_KEY):
+            raise ValueError(f"key: {len(DEFAULT_RSS_KEY)} bytes (the Port's key size), got {len(key)}")
+        if self._port.forwarding:
+            raise OSError(
+                errno.EBUSY,
+                f"changing RSS (-X) on {self._where()}: the Port is forwarding (its workers move queue i "
+                "to queue i; the table steers Port.send): stop forwarding first",
+            )
+        if equal is None and table is None and key is None:
+            return self.rss()
+        self._port.set_rss(equal=equal, indirection=table, key=None if key is None else bytes(key))
+        return self.rss()
 
 
 def _set_channels_once_released(dev: et.KernelDevice, key: str, n: int) -> None:

@@ -473,6 +473,8 @@ class Port:
                     fwd[0].forward_to(fwd[1], both_ways=fwd[2])
                 raise
             old = now
+            # The software RSS settings go with the queues: kept (the table only if the channels stay).
+            rss = {id(p): (p._port.rss(), p.channels) for p in group}
             for p in reversed(group):
                 p._port.close()
             undo: Callable[[], None] | None = None
@@ -485,6 +487,7 @@ class Port:
                     if undo is not None:
                         undo()
                     _reopen(group, old)
+                    _restore_rss(group, rss)
                 except BaseException as e2:
                     raise OSError(
                         e2.errno if isinstance(e2, OSError) and e2.errno else errno.EIO,
@@ -495,6 +498,7 @@ class Port:
                     fwd[0].forward_to(fwd[1], both_ways=fwd[2])
                 e.add_note("reconfigure: the previous configuration was reopened")
                 raise
+            _restore_rss(group, rss)
             if fwd is not None:
                 fwd[0].forward_to(fwd[1], both_ways=fwd[2])
 
@@ -526,6 +530,13 @@ class Port:
         state = "closed" if self.closed else ("forwarding" if self.forwarding else "idle")
         named = f" name={self._name!r}" if self._name is not None else ""
         return f"<xdpkt.Port {self.ifname}{named} channels={self.channels} mode={self.mode} {state}>"
+
+
+def _restore_rss(group: list[Port], saved: Mapping[int, tuple[Mapping[str, Any], int]]) -> None:
+    for p in group:
+        old, channels = saved[id(p)]
+        table = [int(q) for q in old["indirection"]] if channels == p.channels else None
+        p._port.set_rss(indirection=table, key=bytes(old["key"]))
 
 
 def _live_settings(p: Port) -> dict[str, Any]:
