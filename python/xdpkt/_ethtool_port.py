@@ -120,7 +120,7 @@ class PortBackend:
         # a device's wanted features while a dependency is off.
         self._want_udp = port.config.gro_udp
         self._lock = threading.Lock()
-        self._queue_names: dict[tuple[int, tuple[str, ...]], tuple[str, ...]] = {}
+        self._queue_names: dict[tuple[int, int], tuple[str, tuple[str, ...]]] = {}
         self._rss: tuple[int, et.Rss] | None = None  # (channels, table) last read while idle
 
     @property
@@ -481,16 +481,20 @@ class PortBackend:
 
     def stats(self) -> et.Stats:
         """``Port.ethtool_stats()``, with the per-queue names made once per queue layout."""
-        self._check_open()
         p = self._port
-        items = list(p.stats().items())
+        if p.closed:
+            self._check_open()
+        items = [*p.stats().items()]
+        cache = self._queue_names
         for i, q in enumerate(p.queue_stats()):
-            keys = tuple(q)
-            names = self._queue_names.get((i, keys))
-            if names is None:
-                names = tuple(_queue_stat_name(i, k) for k in keys)
-                self._queue_names[(i, keys)] = names
-            items.extend(zip(names, q.values(), strict=True))
+            # The Rust Port's counter names are fixed: the per-queue names are made once per queue
+            # (checked against the key count and the first key, which is cheap; a full tuple is not).
+            hit = cache.get((i, len(q)))
+            if hit is None or next(iter(q)) != hit[0]:
+                keys = tuple(q)
+                hit = (keys[0] if keys else "", tuple(_queue_stat_name(i, k) for k in keys))
+                cache[(i, len(q))] = hit
+            items += zip(hit[1], q.values(), strict=False)  # same length: hit[1] is made from q's keys
         return et.Stats(self.ifname, tuple(items))
 
     # -- -x / -X
