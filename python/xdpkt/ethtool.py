@@ -3,8 +3,10 @@
 Every reader returns a frozen dataclass with ``to_dict()`` (stable keys, documented in docs/ethtool.md);
 every writer takes keyword arguments named as ethtool's parameters (``rx_usecs`` for ``rx-usecs``).
 ``dev`` is an interface name, with ``netns=`` naming a namespace under /var/run/netns when the device
-lives in one, or an object with an ``ethtool_backend()`` method (a running ``xdpkt.Port``), which then
-answers the same questions about its own software device.
+lives in one, ``port:NAME`` for a running ``xdpkt.Port`` given ``name=NAME`` (in this process, or in
+another one through its control socket, python/xdpkt/_control.py), or an object with an
+``ethtool_backend()`` method (an ``xdpkt.Port``), which then answers the same questions about its own
+software device (python/xdpkt/_ethtool_port.py).
 
 Kernel devices are reached through the kernel's ethtool generic netlink family (features, rings,
 coalescing, channels) and the SIOCETHTOOL ioctl where netlink has no equivalent in the kernels we
@@ -27,7 +29,7 @@ import re
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Final, Protocol, TypeVar, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, cast, runtime_checkable
 
 from xdpkt import _ethtool_nl as nl
 from xdpkt._vpd import Vpd, VpdError, parse_vpd
@@ -57,8 +59,10 @@ __all__ = [
     "channels",
     "coalesce",
     "driver_info",
+    "expand_features",
     "features",
     "legacy_group",
+    "list_ports",
     "parse_vpd",
     "pattern_match",
     "read_vpd_file",
@@ -71,6 +75,7 @@ __all__ = [
     "set_rings",
     "set_rss",
     "stats",
+    "unregister_port",
     "xdp_support",
 ]
 
@@ -433,7 +438,11 @@ class FeatureChangeError(EthtoolError):
 
 @dataclass(frozen=True)
 class Rings(_Dictable):
-    """``ethtool -g``. ``None`` means the driver did not report the value (ethtool prints ``n/a``)."""
+    """``ethtool -g``. ``None`` means the driver did not report the value (ethtool prints ``n/a``).
+
+    ``umem_frames`` and ``umem_frame_size`` are an xdpkt Port's UMEM geometry (``None`` for a kernel
+    device); ``-g`` prints them after ethtool's lines.
+    """
 
     ifname: str
     rx_max: int | None
@@ -453,6 +462,8 @@ class Rings(_Dictable):
     tx_push_buf_len_max: int | None
     hds_thresh: int | None
     hds_thresh_max: int | None
+    umem_frames: int | None = None
+    umem_frame_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -598,24 +609,52 @@ Device = str | SupportsEthtool
 
 # Ports running in this process, by name, so that ``xdpkt ethtool port:NAME`` can reach them.
 _PORTS: dict[str, SupportsEthtool] = {}
+# Backend types already checked against the protocol: isinstance() on a runtime-checkable Protocol
+# walks every member, which would cost more than reading a Port's counters.
+_CHECKED_BACKENDS: set[type] = set()
 
 
 def register_port(name: str, port: SupportsEthtool | None) -> None:
-    """Make a running Port reachable as ``port:NAME`` (None removes it). Called by Port itself."""
+    """Make a running Port reachable as ``port:NAME`` (None removes it). Called by Port itself.
+    A name held by another object is refused with ValueError (a name must say which Port)."""
     if port is None:
         _PORTS.pop(name, None)
-    else:
-        _PORTS[name] = port
+        return
+    held = _PORTS.get(name)
+    if held is not None and held is not port:
+        raise ValueError(f"name={name!r}: a Port of that name is already running in this process ({held!r})")
+    _PORTS[name] = port
+
+
+def unregister_port(name: str, port: SupportsEthtool) -> None:
+    """Forget ``port:NAME`` if it is still ``port`` (a later Port of the same name stays)."""
+    if _PORTS.get(name) is port:
+        del _PORTS[name]
 
 
 def port_backend(name: str) -> EthtoolBackend:
+    """``port:NAME``: a Port of this process, else one in another process through its control socket."""
     port = _PORTS.get(name)
-    if port is None:
+    if port is not None:
+        return backend(port)
+    from xdpkt import _control
+
+    remote = _control.connect(name)
+    if remote is None:
         running = ", ".join(sorted(_PORTS)) or "none"
         raise NoSuchDeviceError(
-            f"no Port named {name!r} is running in this process (running Ports: {running})"
+            f"no Port named {name!r} is running in this process (running Ports: {running}) "
+            f"or in another one (no control socket answers at {_control.socket_path(name)})"
         )
-    return backend(port)
+    return remote
+
+
+def list_ports() -> list[dict[str, Any]]:
+    """The named Ports that answer: this process's, then those of other processes (their control
+    sockets under /run/xdpkt). Each: ``name pid ifname netns channels mode state``."""
+    from xdpkt import _control
+
+    return _control.list_ports(_PORTS)
 
 
 def backend(dev: Device, netns: str | None = None) -> EthtoolBackend:
@@ -632,9 +671,12 @@ def backend(dev: Device, netns: str | None = None) -> EthtoolBackend:
     if netns is not None:
         raise ValueError("netns: only for a kernel device given by name, not for a Port")
     b = get()
-    if not isinstance(b, EthtoolBackend):
-        raise TypeError(f"{type(dev).__name__}.ethtool_backend() did not return an EthtoolBackend")
-    return b
+    kind = type(b)
+    if kind not in _CHECKED_BACKENDS:
+        if not isinstance(b, EthtoolBackend):
+            raise TypeError(f"{type(dev).__name__}.ethtool_backend() did not return an EthtoolBackend")
+        _CHECKED_BACKENDS.add(kind)
+    return cast(EthtoolBackend, b)
 
 
 # --- the kernel device ----------------------------------------------------------------------------
@@ -938,32 +980,7 @@ class KernelDevice:
         self, changes: Mapping[str, bool], names: Sequence[str]
     ) -> tuple[dict[str, bool], list[int]]:
         """Kernel feature name -> value for a request in ethtool's terms, and the requested bit indexes."""
-        wanted: dict[str, bool] = {}
-        req_bits: list[int] = []
-        known = [n for n in names if n]
-        for name, value in changes.items():
-            if not isinstance(value, bool):
-                raise ValueError(f"features[{name!r}]: True (on) or False (off), got {value!r}")
-            if name in _LEGACY_BY_NAME:
-                pattern = LEGACY_FEATURES[_LEGACY_BY_NAME[name]][2]
-                matched = [(i, n) for i, n in enumerate(names) if n and pattern_match(n, pattern)]
-                if not matched:
-                    raise ValueError(
-                        f"features: {name!r} stands for {pattern}, which this kernel does not have"
-                    )
-                for i, n in matched:
-                    wanted[n] = value
-                    req_bits.append(i)
-                continue
-            if name not in known:
-                legacy = sorted({x for s, lng, _ in LEGACY_FEATURES for x in (s, lng)})
-                raise ValueError(
-                    f"features: unknown feature {name!r}; allowed: the kernel names ({', '.join(known)}) "
-                    f"or ethtool's legacy names ({', '.join(legacy)})"
-                )
-            wanted[name] = value
-            req_bits.append(names.index(name))
-        return wanted, req_bits
+        return expand_features(changes, names)
 
     def set_features(self, changes: Mapping[str, bool]) -> FeatureChange:
         if not changes:
@@ -1023,6 +1040,9 @@ class KernelDevice:
 
     def set_rings(self, values: Mapping[str, int | bool | str]) -> Rings:
         vals: dict[str, Any] = dict(values)
+        umem = [n for n in ("umem_frames", "umem_frame_size") if n in vals]
+        if umem:
+            raise ValueError(f"{umem[0]}: only an xdpkt Port has a UMEM, not {self._where()}")
         if "tcp_data_split" in vals:
             v = vals["tcp_data_split"]
             if v not in ("on", "off", "auto"):
@@ -1316,6 +1336,38 @@ class KernelDevice:
         )
 
 
+def expand_features(
+    changes: Mapping[str, bool], names: Sequence[str], *, device: str = "this kernel"
+) -> tuple[dict[str, bool], list[int]]:
+    """Feature name -> value for a request in ethtool's terms (kernel names, or legacy names that stand
+    for every matching feature of ``names``, the device's features in bit order; empty names are
+    unused bits), and the requested bit indexes."""
+    wanted: dict[str, bool] = {}
+    req_bits: list[int] = []
+    known = [n for n in names if n]
+    for name, value in changes.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"features[{name!r}]: True (on) or False (off), got {value!r}")
+        if name in _LEGACY_BY_NAME:
+            pattern = LEGACY_FEATURES[_LEGACY_BY_NAME[name]][2]
+            matched = [(i, n) for i, n in enumerate(names) if n and pattern_match(n, pattern)]
+            if not matched:
+                raise ValueError(f"features: {name!r} stands for {pattern}, which {device} does not have")
+            for i, n in matched:
+                wanted[n] = value
+                req_bits.append(i)
+            continue
+        if name not in known:
+            legacy = sorted({x for s, lng, _ in LEGACY_FEATURES for x in (s, lng)})
+            raise ValueError(
+                f"features: unknown feature {name!r}; allowed: the kernel names ({', '.join(known)}) "
+                f"or ethtool's legacy names ({', '.join(legacy)})"
+            )
+        wanted[name] = value
+        req_bits.append(names.index(name))
+    return wanted, req_bits
+
+
 def read_vpd_file(path: str) -> tuple[Vpd | None, str | None]:
     """Parse a sysfs ``vpd`` file: (VPD, None), (None, None) when there is no file, or (None, reason)."""
     if not os.path.exists(path):
@@ -1387,7 +1439,11 @@ def set_features(dev: Device, changes: Mapping[str, bool], *, netns: str | None 
     b = backend(dev, netns)
     change = b.set_features(changes)
     if not change.ok:
-        raise FeatureChangeError(change, b.driver_info().driver if isinstance(b, KernelDevice) else b.ifname)
+        try:
+            driver = b.driver_info().driver
+        except OSError:
+            driver = f"the driver of {b.ifname}"
+        raise FeatureChangeError(change, driver)
     return change
 
 

@@ -15,15 +15,24 @@ allowed. See ``docs/port.md``.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
+import re
+import threading
 import time
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Literal
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
+from xdpkt import ethtool as _ethtool
 from xdpkt._xdpkt import Batch
 from xdpkt._xdpkt import Port as _Port
+
+if TYPE_CHECKING:
+    from xdpkt._control import ControlServer
+    from xdpkt._ethtool_port import PortBackend
 
 __all__ = ["Port", "PortConfig"]
 
@@ -144,13 +153,26 @@ class PortConfig:
         return dataclasses.replace(self, **changes)
 
 
+# A Port name is a file name part (/run/xdpkt/port-NAME.sock) and a CLI word (port:NAME).
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# What every Port on one UMEM must agree on: the UMEM's geometry, and (for forward_to) the channels.
+_GROUP_KEYS = frozenset({"channels", "frames", "frame_size"})
+_FIXED_KEYS = frozenset({"ifname", "netns"})
+# What a running Port changes live (set_features, set_coalesce): no reopening needed.
+_LIVE_KEYS = frozenset({"gro", "gro_udp", "gso", "budget", "rx_usecs", "adaptive_rx", "busy_usecs"})
+# One reconfigure at a time in the process: it closes and reopens whole groups of Ports.
+_RECONFIGURE_LOCK = threading.RLock()
+
+
 class Port:
     """A software NIC on one interface (a context manager). Needs root
     (CAP_NET_RAW + CAP_BPF + CAP_NET_ADMIN).
 
     ``Port(cfg)``, ``Port(ifname="eth1", gro=True)`` or ``Port(cfg, budget=32)``
     (keywords override the config). ``share_umem=other`` puts this port's queues on
-    ``other``'s UMEM, which :meth:`forward_to` needs.
+    ``other``'s UMEM, which :meth:`forward_to` needs. ``name="a-side"`` makes the
+    running Port reachable as ``port:a-side`` by ``xdpkt.ethtool`` and ``xdpkt ethtool``,
+    in this process and (through a control socket under /run/xdpkt) from others.
     """
 
     _port: _Port
@@ -161,6 +183,7 @@ class Port:
         config: PortConfig | Mapping[str, Any] | None = None,
         *,
         share_umem: Port | None = None,
+        name: str | None = None,
         **overrides: Any,
     ) -> None:
         if config is None:
@@ -173,12 +196,51 @@ class Port:
             raise TypeError(f"Port(config={config!r}): must be a PortConfig, a dict or None")
         if share_umem is not None and not isinstance(share_umem, Port):
             raise TypeError(f"share_umem={share_umem!r}: must be an xdpkt.Port")
+        if name is not None and (not isinstance(name, str) or _NAME_RE.match(name) is None):
+            raise ValueError(
+                f"name={name!r}: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         self.config = cfg
+        self._name = name
+        # Bookkeeping for reconfigure(): the Port whose UMEM this one joined (None: its own), the
+        # Ports that joined this one's, and the forwarding pair as (partner, both_ways, initiator).
+        self._umem_owner: Port | None = None
+        self._sharers: list[weakref.ref[Port]] = []
+        self._fwd: tuple[Port, bool, bool] | None = None
+        self._ethtool: PortBackend | None = None
+        self._control: ControlServer | None = None
         d = cfg.to_dict()
         ifname = d.pop("ifname")
         self._port = _Port(ifname, share_umem=share_umem._port if share_umem else None, **d)
         for note in self._port.notes():
             _log.info("xdpkt.Port(%s): %s", ifname, note)
+        if share_umem is not None:
+            owner = share_umem._umem_owner or share_umem
+            self._umem_owner = owner
+            owner._sharers.append(weakref.ref(self))
+        if name is not None:
+            try:
+                self._register(name)
+            except BaseException:
+                self._port.close()
+                raise
+
+    def _register(self, name: str) -> None:
+        from xdpkt import _control
+
+        _ethtool.register_port(name, self)  # refuses a name another Port of this process has
+        try:
+            self._control = _control.serve(name, self)
+        except BaseException:
+            _ethtool.register_port(name, None)
+            raise
+
+    def _unregister(self) -> None:
+        server, self._control = self._control, None
+        if server is not None:
+            server.close()
+        if self._name is not None:
+            _ethtool.unregister_port(self._name, self)
 
     # -- properties -------------------------------------------------------------
     @property
@@ -208,6 +270,11 @@ class Port:
     @property
     def closed(self) -> bool:
         return self._port.closed
+
+    @property
+    def name(self) -> str | None:
+        """The name given at creation (``port:NAME`` for ethtool), or None."""
+        return self._name
 
     def notes(self) -> list[str]:
         return self._port.notes()
@@ -260,10 +327,20 @@ class Port:
         if not isinstance(other, Port):
             raise TypeError(f"forward_to({other!r}): must be an xdpkt.Port")
         self._port.forward_to(other._port, both_ways)
+        self._fwd = (other, both_ways, True)
+        other._fwd = (self, both_ways, False)
 
     def stop(self) -> None:
         """Stops forwarding; both ports become idle (GRO flushed, TX drained)."""
-        self._port.stop()
+        try:
+            self._port.stop()
+        finally:
+            self._forget_partner()
+
+    def _forget_partner(self) -> None:
+        fwd, self._fwd = self._fwd, None
+        if fwd is not None and fwd[0]._fwd is not None and fwd[0]._fwd[0] is self:
+            fwd[0]._fwd = None
 
     def worker_failed(self) -> bool:
         return self._port.worker_failed()
@@ -328,8 +405,120 @@ class Port:
         """Test hook: flip one payload byte of the next aggregate this port segments."""
         self._port.inject_fault()
 
+    # -- reopening with a new configuration (ethtool -G, -L) ---------------------------
+
+    def _umem_group(self) -> list[Port]:
+        """The open Ports on this one's UMEM, the UMEM's owner first."""
+        owner = self._umem_owner or self
+        members = [owner] + [p for p in (r() for r in owner._sharers) if p is not None]
+        if self not in members:  # defensive: the bookkeeping lost us
+            members.append(self)
+        return [p for p in members if not p.closed]
+
+    def reconfigure(
+        self, *, _while_closed: Callable[[], Callable[[], None]] | None = None, **changes: Any
+    ) -> None:
+        """Reopens the Port with ``self.config.replace(**changes)``: what ``ethtool -G`` and ``-L``
+        do on a Port (ring sizes, UMEM geometry and channels are fixed while the queues are open).
+
+        Every Port on the same UMEM is reopened with it (``channels``, ``frames`` and
+        ``frame_size`` change on all of them: they share the UMEM, and ``forward_to`` needs equal
+        channels); a forwarding pair is stopped first and restarted afterwards, same direction,
+        same ``both_ways``. Before anything is closed every frame must be accounted for
+        (``places()``: the places add up to the total and Python holds none, i.e. every Batch
+        received is closed), else ``RuntimeError`` and nothing changes. If the new configuration
+        cannot be opened, the old one is reopened and the error re-raised. What was changed live
+        (:meth:`set_features`, :meth:`set_coalesce`) carries over; changes of only such keys are
+        applied live, without reopening. ``config`` is the new configuration afterwards. Counters
+        restart from zero. Packets arriving while the queues are closed (the time of one close and one open,
+        see docs/ethtool.md) are not seen by the Port: with no XDP program on the interface, the
+        kernel stack of the Port's namespace gets them.
+
+        ``_while_closed`` (for the ethtool backend's ``-L``) runs once every queue is closed, before
+        the reopening, and returns what undoes it if the new configuration does not open.
+        """
+        allowed = sorted({f.name for f in dataclasses.fields(PortConfig)} - _FIXED_KEYS)
+        bad = sorted(set(changes) - set(allowed))
+        if bad:
+            raise ValueError(
+                f"reconfigure: cannot change {', '.join(map(repr, bad))}; changeable: {', '.join(allowed)}"
+            )
+        if not changes:
+            raise ValueError(f"reconfigure: give at least one of {', '.join(allowed)}")
+        with _RECONFIGURE_LOCK:
+            if self.closed:
+                raise OSError(errno.EBADF, f"reconfigure: {self!r} is closed")
+            group = self._umem_group()
+            new: dict[int, PortConfig] = {}
+            now: dict[int, PortConfig] = {}
+            for p in group:
+                # The config as running: with what set_features / set_coalesce changed since opening.
+                now[id(p)] = p.config.replace(**_live_settings(p))
+                mine = changes if p is self else {k: v for k, v in changes.items() if k in _GROUP_KEYS}
+                new[id(p)] = now[id(p)].replace(**mine)  # validates every value before anything closes
+            if all(_differences(now[id(p)], new[id(p)]) <= _LIVE_KEYS for p in group):
+                for p in group:
+                    _apply_live(p, new[id(p)])
+                return
+            fwd = next(((p, p._fwd[0], p._fwd[1]) for p in group if p._fwd is not None and p._fwd[2]), None)
+            if fwd is not None and not fwd[0].forwarding:
+                fwd = None
+            if fwd is not None:
+                fwd[0].stop()
+            try:
+                for p in group:
+                    _check_accounted(p, "reconfigure")
+            except BaseException:
+                if fwd is not None:
+                    fwd[0].forward_to(fwd[1], both_ways=fwd[2])
+                raise
+            old = now
+            # The software RSS settings go with the queues: kept (the table only if the channels stay).
+            rss = {id(p): (p._port.rss(), p.channels) for p in group}
+            for p in reversed(group):
+                p._port.close()
+            undo: Callable[[], None] | None = None
+            try:
+                if _while_closed is not None:
+                    undo = _while_closed()
+                _reopen(group, new)
+            except BaseException as e:
+                try:
+                    if undo is not None:
+                        undo()
+                    _reopen(group, old)
+                    _restore_rss(group, rss)
+                except BaseException as e2:
+                    raise OSError(
+                        e2.errno if isinstance(e2, OSError) and e2.errno else errno.EIO,
+                        f"reconfigure: opening the new configuration failed ({e}), and reopening the old "
+                        f"one failed too ({e2}): {', '.join(p.ifname for p in group)} are closed",
+                    ) from e
+                if fwd is not None:
+                    fwd[0].forward_to(fwd[1], both_ways=fwd[2])
+                e.add_note("reconfigure: the previous configuration was reopened")
+                raise
+            _restore_rss(group, rss)
+            if fwd is not None:
+                fwd[0].forward_to(fwd[1], both_ways=fwd[2])
+
+    def ethtool_backend(self) -> PortBackend:
+        """What answers ``xdpkt.ethtool``'s verbs for this Port (see docs/ethtool.md)."""
+        if self._ethtool is None:
+            from xdpkt._ethtool_port import PortBackend
+
+            self._ethtool = PortBackend(self)
+        return self._ethtool
+
     def close(self) -> None:
-        self._port.close()
+        # Under the reconfigure lock: a reconfigure running in the control thread must not reopen
+        # a Port that was closed meanwhile.
+        with _RECONFIGURE_LOCK:
+            try:
+                self._port.close()
+            finally:
+                self._forget_partner()
+        self._unregister()
 
     def __enter__(self) -> Port:
         return self
@@ -339,4 +528,77 @@ class Port:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("forwarding" if self.forwarding else "idle")
-        return f"<xdpkt.Port {self.ifname} channels={self.channels} mode={self.mode} {state}>"
+        named = f" name={self._name!r}" if self._name is not None else ""
+        return f"<xdpkt.Port {self.ifname}{named} channels={self.channels} mode={self.mode} {state}>"
+
+
+def _restore_rss(group: list[Port], saved: Mapping[int, tuple[Mapping[str, Any], int]]) -> None:
+    for p in group:
+        old, channels = saved[id(p)]
+        table = [int(q) for q in old["indirection"]] if channels == p.channels else None
+        p._port.set_rss(indirection=table, key=bytes(old["key"]))
+
+
+def _live_settings(p: Port) -> dict[str, Any]:
+    f, c = p.features(), p.coalesce()
+    return {
+        "gro": bool(f["rx-gro"]),
+        "gro_udp": bool(f["rx-udp-gro-forwarding"]),
+        "gso": bool(f["tx-tcp-segmentation"]),
+        "budget": int(c["rx-frames"]),
+        "rx_usecs": int(c["rx-usecs"]),
+        "adaptive_rx": bool(c["adaptive-rx"]),
+        "busy_usecs": int(c["busy-usecs"]),
+    }
+
+
+def _differences(a: PortConfig, b: PortConfig) -> set[str]:
+    return {f.name for f in dataclasses.fields(PortConfig) if getattr(a, f.name) != getattr(b, f.name)}
+
+
+def _apply_live(p: Port, cfg: PortConfig) -> None:
+    p.set_features(gro=cfg.gro, gro_udp=cfg.gro_udp, gso=cfg.gso)
+    p.set_coalesce(
+        budget=cfg.budget, rx_usecs=cfg.rx_usecs, adaptive_rx=cfg.adaptive_rx, busy_usecs=cfg.busy_usecs
+    )
+    p.config = cfg
+
+
+def _check_accounted(p: Port, what: str) -> None:
+    """Every UMEM frame in one known place and none held by Python, else RuntimeError."""
+    places = p.places()
+    parts = sum(v for k, v in places.items() if k != "total")
+    if parts != places["total"] or places["user"]:
+        held = ""
+        if places["user"]:
+            held = f"; {places['user']} frame(s) are held by Python (close every Batch received)"
+        raise RuntimeError(
+            f"{what}: {p.ifname}: UMEM frames not all accounted for "
+            f"(places {places}, sum {parts} of {places['total']}){held}; nothing was changed"
+        )
+
+
+def _reopen(group: list[Port], configs: Mapping[int, PortConfig]) -> None:
+    """Opens every Port of ``group`` (all closed) with its config from ``configs``; the first owns
+    the UMEM, the rest share it. On failure the ones already opened are closed again."""
+    opened: list[Port] = []
+    try:
+        for p in group:
+            cfg = configs[id(p)]
+            d = cfg.to_dict()
+            ifname = d.pop("ifname")
+            share = group[0]._port if opened else None
+            p._port = _Port(ifname, share_umem=share, **d)
+            p.config = cfg
+            opened.append(p)
+            for note in p._port.notes():
+                _log.info("xdpkt.Port(%s): %s", ifname, note)
+    except BaseException:
+        for p in reversed(opened):
+            p._port.close()
+        raise
+    owner = group[0]
+    owner._umem_owner = None
+    owner._sharers = [weakref.ref(p) for p in group[1:]]
+    for p in group[1:]:
+        p._umem_owner = owner

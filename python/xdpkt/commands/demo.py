@@ -248,8 +248,8 @@ def _run_ports(topo: netns.ForwardTopology, args: argparse.Namespace, channels: 
         "frames": 32768,
     }
     with (
-        Port(ifname=topo.m_a.ifname, **common) as pa,
-        Port(ifname=topo.m_b.ifname, share_umem=pa, **common) as pb,
+        Port(ifname=topo.m_a.ifname, name="a-side", **common) as pa,
+        Port(ifname=topo.m_b.ifname, share_umem=pa, name="b-side", **common) as pb,
     ):
         pa.forward_to(pb)
         notes = [f"Ports in {pa.mode} mode, {pa.channels} channel(s) each, workers on CPUs {pa.cpus}"]

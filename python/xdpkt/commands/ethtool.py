@@ -1,7 +1,9 @@
 """``xdpkt ethtool``: ethtool's option letters, parameter names and output, for kernel devices and Ports.
 
 The text output of ``-i -k -g -c -l -S -x`` is line for line what Debian's ethtool 6.1 prints for the
-same device; ``-i`` then adds XDP support (and PCI VPD, when the device has it) after ethtool's lines.
+same device; ``-i`` then adds XDP support (and PCI VPD, when the device has it) after ethtool's lines,
+and ``-g`` on a Port its UMEM geometry. ``port:NAME`` is a running named Port, in this process or in
+another (its control socket); ``--list-ports`` lists them.
 ``--json`` prints the verb's ``to_dict()`` (keys in docs/ethtool.md). Errors go to stderr, one line,
 clearer than ethtool's; exit status 0 on success, 1 when the device refused or did not fully apply a
 change, 2 for a bad argument.
@@ -10,9 +12,10 @@ change, 2 for a bad argument.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from xdpkt import ethtool as et
@@ -40,6 +43,8 @@ RING_PARAMS = {
     "rx": "rx", "rx-mini": "rx_mini", "rx-jumbo": "rx_jumbo", "tx": "tx", "rx-buf-len": "rx_buf_len",
     "cqe-size": "cqe_size", "tx-push": "tx_push", "rx-push": "rx_push", "tx-push-buf-len": "tx_push_buf_len",
     "hds-thresh": "hds_thresh", "tcp-data-split": "tcp_data_split",
+    # an xdpkt Port's UMEM (not ethtool's)
+    "umem-frames": "umem_frames", "umem-frame-size": "umem_frame_size",
 }  # fmt: skip
 CHANNEL_PARAMS = {"rx": "rx", "tx": "tx", "other": "other", "combined": "combined"}
 COALESCE_PARAMS = {name.replace("_", "-"): name for name in et.COALESCE_SETTABLE}
@@ -149,6 +154,11 @@ def format_rings(r: et.Rings) -> str:
         f"TX Push:\t{_bool(r.tx_push)}",
         f"TCP data split:\t{'n/a' if r.tcp_data_split in (None, 'unknown') else r.tcp_data_split}",
     ]
+    # After ethtool's lines: an xdpkt Port's UMEM, which ethtool does not know.
+    if r.umem_frames is not None:
+        lines.append(f"UMEM frames:\t\t{r.umem_frames}")
+    if r.umem_frame_size is not None:
+        lines.append(f"UMEM frame size:\t{r.umem_frame_size}")
     return "\n".join(lines) + "\n"
 
 
@@ -339,8 +349,48 @@ def _driver(b: et.EthtoolBackend) -> str:
         return f"the driver of {b.ifname}"
 
 
+def format_ports(ports: Sequence[dict[str, Any]]) -> str:
+    if not ports:
+        return "no xdpkt Port is running\n"
+    head = ("NAME", "PID", "INTERFACE", "NETNS", "CHANNELS", "MODE", "STATE")
+    rows = [head] + [
+        tuple(
+            "-" if p.get(k) is None else str(p[k])
+            for k in ("name", "pid", "ifname", "netns", "channels", "mode", "state")
+        )
+        for p in ports
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _list_ports(args: argparse.Namespace) -> int:
+    if args.verb is not None or args.dev is not None or args.params:
+        print("xdpkt ethtool: --list-ports takes no device, verb or parameters", file=sys.stderr)
+        return 2
+    try:
+        ports = et.list_ports()
+    except OSError as e:
+        print(f"xdpkt ethtool: {e.strerror or e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(ports, indent=2))
+    else:
+        sys.stdout.write(format_ports(ports))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.list_ports:
+        return _list_ports(args)
     verb: str | None = args.verb
+    if args.dev is None:
+        print(
+            "xdpkt ethtool: give a device (an interface name or port:NAME), or --list-ports",
+            file=sys.stderr,
+        )
+        return 2
     if verb is None:
         print(
             "xdpkt ethtool: give one of " + " ".join(v for v, _a, _h in _VERBS) + " (see --help)",
@@ -369,7 +419,9 @@ def run(args: argparse.Namespace) -> int:
         elif verb == "-K":
             return _set_features(args, b, parse_feature_args(params))
         elif verb == "-G":
-            new_rings = b.set_rings(parse_params("-G", params, RING_PARAMS, {"tx_push", "rx_push"}))
+            ring_args = parse_params("-G", params, RING_PARAMS, {"tx_push", "rx_push"})
+            with _mode_watch(args, b):
+                new_rings = b.set_rings(ring_args)
             if args.json:
                 print(json.dumps(new_rings.to_dict(), indent=2))
         elif verb == "-C":
@@ -378,7 +430,9 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(new_coal.to_dict(), indent=2))
         elif verb == "-L":
-            new_ch = b.set_channels(parse_params("-L", params, CHANNEL_PARAMS, set()))
+            channel_args = parse_params("-L", params, CHANNEL_PARAMS, set())
+            with _mode_watch(args, b):
+                new_ch = b.set_channels(channel_args)
             if args.json:
                 print(json.dumps(new_ch.to_dict(), indent=2))
         elif verb == "-X":
@@ -399,6 +453,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"xdpkt ethtool: {e.strerror or e}", file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _mode_watch(args: argparse.Namespace, b: et.EthtoolBackend) -> Iterator[None]:
+    """-G and -L reopen a Port, which may come back in another AF_XDP mode: say so on stderr."""
+    if not str(args.dev).startswith("port:"):
+        yield
+        return
+    before = b.driver_info().bus_info
+    yield
+    after = b.driver_info().bus_info
+    if after != before:
+        print(f"xdpkt ethtool: note: {b.ifname} was {before}, now {after}", file=sys.stderr)
 
 
 class _Adapter:
@@ -434,14 +501,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "feature names and states; the text output of -i -k -g -c -l -S -x matches Debian's "
             "ethtool 6.1 line for line (-i adds XDP support and PCI VPD after ethtool's lines). DEV is "
             "an interface name (with --netns NS for a namespace under /var/run/netns) or port:NAME "
-            "for a running xdpkt Port."
+            "for a running xdpkt Port created with name=NAME, in this process or another one "
+            "(reached through /run/xdpkt/port-NAME.sock; --list-ports lists them)."
         ),
     )
     group = p.add_mutually_exclusive_group()
     for letter, longs, help_text in _VERBS:
         group.add_argument(letter, *longs, dest="verb", action="store_const", const=letter, help=help_text)
-    p.add_argument("dev", metavar="DEV", help="interface name, or port:NAME")
+    p.add_argument("dev", metavar="DEV", nargs="?", default=None, help="interface name, or port:NAME")
     p.add_argument("params", metavar="ARGS", nargs="*", help="parameters of -K -G -C -L -X, as ethtool's")
     p.add_argument("--json", action="store_true", help="print the result as JSON (keys in docs/ethtool.md)")
     p.add_argument("--netns", metavar="NS", default=None, help="the namespace (under /var/run/netns) of DEV")
+    p.add_argument(
+        "--list-ports", action="store_true", help="list the running named xdpkt Ports (port:NAME), then exit"
+    )
     p.set_defaults(func=run, verb=None)
