@@ -514,7 +514,12 @@ def test_accounting_after_ten_million_packets_and_restarts() -> None:
                 goal = total * (phase + 1) // 3
                 while sent < goal and time.monotonic() < deadline:
                     sent += tx.send(batch)
-                time.sleep(0.2)
+                # Let the worker catch up with what the veth redirected (bounded), then stop.
+                settle = time.monotonic() + 5
+                while time.monotonic() < settle:
+                    if _veth_xdp_counters(t.m, t.m_a.ifname)["xdp_redirect"] == pa.stats()["rx_packets"]:
+                        break
+                    time.sleep(0.05)
                 pa.stop()
                 for p in (pa, pb):
                     places = p.places()
