@@ -1,8 +1,9 @@
 //! AF_XDP datapath: UMEM, the four descriptor rings, the XDP redirect program and
 //! [`XskSocket`].
 //!
-//! `sys` (syscalls) and `ring` (shared-memory rings) are the only modules of the
-//! core crate allowed `unsafe`; everything else here is safe code on top of them.
+//! `sys` (syscalls) and `ring` (shared-memory rings) are, with the crate's `bpf`
+//! and `ethtool`, the only modules of the core crate allowed `unsafe`; everything
+//! else here is safe code on top of them.
 
 pub mod bench;
 pub mod prog;

@@ -472,7 +472,7 @@ impl XskSocket {
         if ifindex == 0 {
             return Err(Error::NoSuchInterface { ifname: name });
         }
-        let queues = sys::rx_queue_count(ifname);
+        let queues = crate::ethtool::rx_queue_count(ifname);
         if let Some(n) = queues {
             if queue >= n {
                 return Err(Error::NoSuchQueue {
@@ -710,12 +710,12 @@ impl XskSocket {
                     })
                 }
                 Err(libc::EINVAL)
-                    if sys::rx_queue_count(name.as_str()).is_none_or(|n| queue >= n) =>
+                    if crate::ethtool::rx_queue_count(name.as_str()).is_none_or(|n| queue >= n) =>
                 {
                     return Err(Error::NoSuchQueue {
                         ifname: name,
                         queue,
-                        queues: sys::rx_queue_count(name.as_str()).unwrap_or(0),
+                        queues: crate::ethtool::rx_queue_count(name.as_str()).unwrap_or(0),
                     })
                 }
                 Err(libc::ENODEV) => return Err(Error::NoSuchInterface { ifname: name }),
