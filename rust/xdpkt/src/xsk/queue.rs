@@ -21,9 +21,10 @@
 //! `XDP_MAX_TX_SKB_BUDGET` when the kernel has it), and completions are reaped
 //! between kicks.
 //!
-//! It never sleeps (`wait` does, through `reap`/`kick_if_needed`/`tx_out`), never
-//! opens or binds anything (`setup` does and hands it the rings), and keeps no
-//! socket-level state (closed, interface gone: the `XskSocket` facade).
+//! It never sleeps: `wait` does, through `reap`/`kick_if_needed`/`tx_out` (the one
+//! wait here is `xmit` yielding, bounded by its timeout, while the TX ring is full).
+//! It never opens or binds anything (`setup` does and hands it the rings), and keeps
+//! no socket-level state (closed, interface gone: the `XskSocket` facade).
 
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};

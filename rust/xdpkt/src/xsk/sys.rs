@@ -4,7 +4,7 @@
 //!
 //! One of the rooms where `unsafe` is allowed (with `ring`, and the crate's
 //! `bpf` and `ethtool`, which hold the `bpf()` and ethtool syscalls). It owns
-//! every file descriptor and mapping as an RAII value (`OwnedFd`, [`Mmap`]) so
+//! every file descriptor and mapping as an RAII value (`OwnedFd`, `Mmap`) so
 //! nothing is closed twice and no fd number is touched after it was closed. It
 //! knows nothing about frames, pools or packets, and everything in it is
 //! `pub(crate)`: only `setns_net`, `if_nametoindex` and `XdpStatistics` are
