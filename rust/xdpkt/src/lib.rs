@@ -2,10 +2,14 @@
 //!
 //! No Python here. Pure packet logic (`wire`, `gro`, `gso`, `rss`, batch
 //! policy) never touches a syscall; everything that talks to the kernel lives
-//! in `xsk`, the only place (with `xsk::sys` and `xsk::ring`) allowed `unsafe`.
+//! in `xsk` (AF_XDP) and, apart from it, in `bpf` (the `bpf()` syscall) and
+//! `ethtool` (interface ioctls). Four modules are allowed `unsafe`: `xsk::sys`,
+//! `xsk::ring`, `bpf` and `ethtool`; every block there carries a `// SAFETY:`.
 #![deny(unsafe_code)]
 
 pub mod batch;
+pub mod bpf;
+mod ethtool;
 pub mod gro;
 pub mod gso;
 pub mod napi;

@@ -279,7 +279,7 @@ impl FramePool<HeapMemory> {
 
 impl<M: FrameMemory> FramePool<M> {
     /// Wraps memory. With `all_free`, every frame starts on the free list;
-    /// otherwise the free list is empty and frames enter through [`Self::adopt`].
+    /// otherwise the free list is empty and frames enter through `adopt` (crate-only: the AF_XDP datapath).
     /// `headroom` bytes at the start of each frame are left free for header pushes.
     pub fn new(mem: M, headroom: u32, all_free: bool) -> Self {
         let n = mem.frame_count();
@@ -449,10 +449,12 @@ impl<M: FrameMemory> FramePool<M> {
         self.held = self.held.saturating_sub(1);
         f.into_index()
     }
-    pub fn memory(&self) -> &M {
+    /// The backing memory, every frame of it (a UMEM's include frames the kernel
+    /// owns): crate-only, so code outside reaches bytes through handles alone.
+    pub(crate) fn memory(&self) -> &M {
         &self.mem
     }
-    pub fn memory_mut(&mut self) -> &mut M {
+    pub(crate) fn memory_mut(&mut self) -> &mut M {
         &mut self.mem
     }
 
@@ -512,8 +514,9 @@ impl<M: FrameMemory> FramePool<M> {
 
     /// Takes ownership of a frame that arrives from outside the free list
     /// (a descriptor consumed from a kernel ring). The caller has bounds-checked
-    /// `idx`, `off` and `len`.
-    pub fn adopt(&mut self, idx: u32, off: u32, len: u32) -> Result<Frame, PoolError> {
+    /// `idx`, `off` and `len` and knows the frame has no other handle: crate-only,
+    /// so safe code outside cannot mint a second handle to a frame.
+    pub(crate) fn adopt(&mut self, idx: u32, off: u32, len: u32) -> Result<Frame, PoolError> {
         if idx >= self.frames {
             return Err(PoolError::OutOfFrame {
                 off: off as usize,

@@ -261,7 +261,7 @@ impl Port {
                 ifname: crate::xsk::IfName::new(ifname),
             });
         }
-        let queues = sys::rx_queue_count(ifname).unwrap_or(1);
+        let queues = crate::ethtool::rx_queue_count(ifname).unwrap_or(1);
         let cpus = cpu_units(cfg.per);
         let channels = match cfg.channels {
             Some(0) => return Err(Error::Config("channels must be at least 1")),
@@ -278,7 +278,7 @@ impl Port {
         let mtu = match cfg.mtu {
             Some(m) if (68..=65535).contains(&m) => m,
             Some(_) => return Err(Error::Config("mtu must be between 68 and 65535")),
-            None => sys::if_mtu(ifname).unwrap_or(1500),
+            None => crate::ethtool::if_mtu(ifname).unwrap_or(1500),
         };
         let xcfg = XskConfig {
             mode: cfg.mode,

@@ -802,16 +802,17 @@ fn named_errors() {
 fn users_own_program_and_xskmap() {
     xsknet::require_root();
     use std::os::fd::AsRawFd;
+    use xdpkt::bpf;
     use xdpkt::xsk::{prog, sys, XskMapSource};
     let net = VethNs::new();
     // The "user's" program: the same redirect logic, attached in generic mode by the test.
     let (map, _prog, link) = in_ns(&net.ns_b, || {
-        let map = sys::xskmap_create(64, "user_xsks").unwrap();
+        let map = bpf::xskmap_create(64, "user_xsks").unwrap();
         let insns = prog::redirect_program(map.as_raw_fd());
         let p =
-            sys::prog_load_xdp(&insns, "Dual MIT/GPL", "user_prog", 0, &mut [0u8; 1024]).unwrap();
+            bpf::prog_load_xdp(&insns, "Dual MIT/GPL", "user_prog", 0, &mut [0u8; 1024]).unwrap();
         let ifindex = sys::if_nametoindex(&net.if_b);
-        let link = sys::link_create_xdp(&p, ifindex, prog::XDP_FLAGS_SKB_MODE).unwrap();
+        let link = bpf::link_create_xdp(&p, ifindex, prog::XDP_FLAGS_SKB_MODE).unwrap();
         (map, p, link)
     });
     // Without xskmap=, the foreign program is reported, not replaced.
@@ -843,6 +844,7 @@ fn users_own_program_and_xskmap() {
 #[ignore = "run by users_pinned_xskmap as a child process"]
 fn child_pinned_xskmap() {
     use std::os::fd::AsRawFd;
+    use xdpkt::bpf;
     use xdpkt::xsk::{prog, sys, XskMapSource};
     let (Ok(ns_a), Ok(if_a), Ok(ns_b), Ok(if_b), Ok(dir)) = (
         std::env::var("XDPKT_CHILD_NS_A"),
@@ -856,13 +858,13 @@ fn child_pinned_xskmap() {
     let pin = format!("{dir}/user_xsks");
     // The "user's" setup: an XSKMAP pinned on bpffs and a redirect program using it.
     let (_prog, link) = in_ns(&ns_b, || {
-        let map = sys::xskmap_create(64, "user_xsks").unwrap();
-        sys::obj_pin(&map, &pin).unwrap();
+        let map = bpf::xskmap_create(64, "user_xsks").unwrap();
+        bpf::obj_pin(&map, &pin).unwrap();
         let insns = prog::redirect_program(map.as_raw_fd());
         let p =
-            sys::prog_load_xdp(&insns, "Dual MIT/GPL", "user_prog", 0, &mut [0u8; 1024]).unwrap();
+            bpf::prog_load_xdp(&insns, "Dual MIT/GPL", "user_prog", 0, &mut [0u8; 1024]).unwrap();
         let link =
-            sys::link_create_xdp(&p, sys::if_nametoindex(&if_b), prog::XDP_FLAGS_SKB_MODE).unwrap();
+            bpf::link_create_xdp(&p, sys::if_nametoindex(&if_b), prog::XDP_FLAGS_SKB_MODE).unwrap();
         (p, link) // the map fd closes here: only the pin and the program hold the map
     });
     // A path that is not a pinned object is a clear error, not a crash.

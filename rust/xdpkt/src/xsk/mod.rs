@@ -1,19 +1,38 @@
 //! AF_XDP datapath: UMEM, the four descriptor rings, the XDP redirect program and
 //! [`XskSocket`].
 //!
-//! `sys` (syscalls) and `ring` (shared-memory rings) are the only modules of the
-//! core crate allowed `unsafe`; everything else here is safe code on top of them.
+//! One module per job:
+//! - `sys`: the AF_XDP syscalls (sockets, options, mmap, poll, kicks) and the
+//!   process-level ones the datapath needs; `ring`: the shared-memory rings.
+//!   With the crate's `bpf` and `ethtool` these are the only modules of the core
+//!   crate allowed `unsafe`; everything else here is safe code on top of them.
+//! - `umem`: the UMEM mapping behind the frame pool.
+//! - `prog`: the XDP redirect program, its XSKMAP and BPF link.
+//! - `setup`: configuration, the checks before the first syscall, bind with the
+//!   mode fallback, socket options.
+//! - `queue`: one queue's datapath (RX, fill, TX, completion; frame tags and the
+//!   per-socket accounting of the shared UMEM).
+//! - `wait`: sleeping and waking (`poll`, the TX completion wait, [`Waker`],
+//!   [`WaitHandle`]).
+//! - `socket`: [`XskSocket`], the public facade over the three above.
+//! - `bench`: the Rust loops behind `xdpkt bench`.
 
 pub mod bench;
 pub mod prog;
+mod queue;
 pub mod ring;
+mod setup;
 pub mod socket;
 pub mod sys;
 pub mod umem;
+mod wait;
 
 pub use prog::{XdpProgram, XskMapSource};
-pub use socket::{Mode, Places, ShareUmem, SocketStats, WaitHandle, Waker, XskConfig, XskSocket};
+pub use queue::{Places, SocketStats};
+pub use setup::{Mode, ShareUmem, XskConfig};
+pub use socket::XskSocket;
 pub use umem::{Umem, UmemPool};
+pub use wait::{WaitHandle, Waker};
 
 use core::fmt;
 
@@ -186,9 +205,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}

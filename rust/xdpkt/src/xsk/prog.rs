@@ -14,7 +14,9 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::sys::{self, BpfInsn};
+use crate::bpf::{self, BpfInsn};
+
+use super::sys;
 use super::{Error, IfName};
 
 /// `XDP_FLAGS_*` for the attach mode (linux/if_link.h).
@@ -170,15 +172,15 @@ impl XdpProgram {
         frags: bool,
         key: (u64, u32),
     ) -> Result<(XdpProgram, Vec<String>), Error> {
-        let map = sys::xskmap_create(entries, "xdpkt_xsks")
+        let map = bpf::xskmap_create(entries, "xdpkt_xsks")
             .map_err(|e| map_perm("bpf(BPF_MAP_CREATE XSKMAP)", e))?;
         let insns = redirect_program(map.as_raw_fd());
         let mut log = [0u8; 4096];
-        let prog = sys::prog_load_xdp(
+        let prog = bpf::prog_load_xdp(
             &insns,
             "Dual MIT/GPL",
             "xdpkt_redirect",
-            if frags { sys::BPF_F_XDP_HAS_FRAGS } else { 0 },
+            if frags { bpf::BPF_F_XDP_HAS_FRAGS } else { 0 },
             &mut log,
         )
         .map_err(|e| match e {
@@ -206,7 +208,7 @@ impl XdpProgram {
             // forked by another thread holds copies of our fds until it execs). Retry briefly.
             let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
             let created = loop {
-                match sys::link_create_xdp(&prog, ifindex, flags) {
+                match bpf::link_create_xdp(&prog, ifindex, flags) {
                     Err(e)
                         if (e == libc::EBUSY || e == libc::EEXIST)
                             && std::time::Instant::now() < deadline =>
@@ -256,7 +258,7 @@ impl XdpProgram {
     pub fn from_map(src: &XskMapSource) -> Result<XdpProgram, Error> {
         let map = match src {
             XskMapSource::Pinned(path) => {
-                sys::obj_get(path).map_err(|e| map_perm("bpf(BPF_OBJ_GET XSKMAP)", e))?
+                bpf::obj_get(path).map_err(|e| map_perm("bpf(BPF_OBJ_GET XSKMAP)", e))?
             }
             XskMapSource::Fd(fd) => sys::dup_fd(*fd).map_err(|e| Error::os("dup XSKMAP fd", e))?,
         };
@@ -281,7 +283,7 @@ impl XdpProgram {
 
     /// Points `queue` at the socket `fd`.
     pub fn insert(&self, queue: u32, fd: RawFd) -> Result<(), Error> {
-        sys::map_update_u32(&self.map, queue, fd as u32).map_err(|e| match e {
+        bpf::map_update_u32(&self.map, queue, fd as u32).map_err(|e| match e {
             libc::E2BIG => Error::Config("queue index beyond the XSKMAP size"),
             _ => map_perm("bpf(BPF_MAP_UPDATE_ELEM XSKMAP)", e),
         })
@@ -289,7 +291,7 @@ impl XdpProgram {
 
     /// Removes `queue` from the map (the socket stops receiving; the stack gets the traffic).
     pub fn remove(&self, queue: u32) {
-        let _ = sys::map_delete_u32(&self.map, queue);
+        let _ = bpf::map_delete_u32(&self.map, queue);
     }
 }
 

@@ -131,7 +131,7 @@ pub struct ProdRing<T: RingEntry> {
 }
 
 impl<T: RingEntry> ProdRing<T> {
-    pub fn map(fd: &OwnedFd, off: &RingOffsets, size: u32, pgoff: u64) -> Result<Self, i32> {
+    pub(crate) fn map(fd: &OwnedFd, off: &RingOffsets, size: u32, pgoff: u64) -> Result<Self, i32> {
         Ok(Self::new(RawRing::<T>::map(fd, off, size, pgoff)?))
     }
 
@@ -229,7 +229,7 @@ pub struct ConsRing<T: RingEntry> {
 }
 
 impl<T: RingEntry> ConsRing<T> {
-    pub fn map(fd: &OwnedFd, off: &RingOffsets, size: u32, pgoff: u64) -> Result<Self, i32> {
+    pub(crate) fn map(fd: &OwnedFd, off: &RingOffsets, size: u32, pgoff: u64) -> Result<Self, i32> {
         Ok(Self::new(RawRing::<T>::map(fd, off, size, pgoff)?))
     }
 

@@ -26,7 +26,8 @@ pub type UmemPool = FramePool<Umem>;
 
 impl Umem {
     /// Maps a UMEM. `frame_size` must be a power of two in 2048..=4096 (aligned chunk mode).
-    pub fn new(count: u32, frame_size: usize) -> Result<Umem, Error> {
+    /// Crate-only: a UMEM is made by `setup` for the socket that registers it.
+    pub(crate) fn new(count: u32, frame_size: usize) -> Result<Umem, Error> {
         if !(2048..=4096).contains(&frame_size) || !frame_size.is_power_of_two() {
             return Err(Error::Config("frame_size must be 2048 or 4096"));
         }
