@@ -219,6 +219,9 @@ pub(super) struct Queue {
     multi_buffer: bool,
     /// A multi-buffer packet whose last fragment has not been read yet.
     partial: Option<Packet>,
+    /// Frames the fill ring is kept topped up to (at most its size): what the socket was
+    /// given at open. Several sockets on one UMEM must not lend it all to the kernel.
+    fill_target: u32,
 }
 
 impl Queue {
@@ -249,6 +252,7 @@ impl Queue {
             frame_size,
             multi_buffer: bind.multi_buffer,
             partial: None,
+            fill_target: u32::MAX,
         }
     }
 
@@ -555,9 +559,19 @@ impl Queue {
             self.rx.release(got);
             self.stats.rx_packets += n as u64;
         }
-        // Keep the kernel supplied: replace what was just consumed (and more if it ran low).
-        self.refill(self.fill.size());
+        // Keep the kernel supplied: top the fill ring up to this socket's share of frames.
+        let size = self.fill.size();
+        let held = size - self.fill.free(size).min(size);
+        let target = self.fill_target.min(size);
+        if held < target {
+            self.refill(target - held);
+        }
         n
+    }
+
+    /// The fill level `rx_burst` keeps (set once at open).
+    pub(super) fn set_fill_target(&mut self, frames: u32) {
+        self.fill_target = frames.max(1);
     }
 
     /// RX ring → TX ring of `dst` (or our own), same addresses: the zero-copy forward.

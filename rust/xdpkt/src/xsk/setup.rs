@@ -81,7 +81,8 @@ pub struct XskConfig {
     pub xskmap: Option<XskMapSource>,
     /// Upper bound for `send` to see every frame complete.
     pub tx_timeout: Duration,
-    /// Frames put on the fill ring at open (`None`: half the free frames, at most a ring).
+    /// Frames lent to the kernel on the fill ring, at open and after every receive
+    /// (`None`: half the free frames at open, at most a ring).
     pub fill_frames: Option<u32>,
     /// Multi-buffer (`XDP_USE_SG`): packets larger than a frame span several frames
     /// (jumbo frames, e.g. 9000 bytes). Needs kernel 6.6+.
@@ -351,7 +352,9 @@ fn open_with(
     };
     // Half the free frames (up to the fill ring) go to the kernel for RX; the rest stay for TX.
     let half = (lock(inner.umem()).pool_ref().free_count() as u32).div_ceil(2);
-    inner.refill(cfg.fill_frames.unwrap_or(half));
+    let target = cfg.fill_frames.unwrap_or(half).min(cfg.ring_size);
+    inner.set_fill_target(target);
+    inner.refill(target);
     Ok(Opened {
         queue: inner,
         waker,
