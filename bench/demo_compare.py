@@ -28,31 +28,9 @@ import time
 from typing import Any
 
 import xdpkt
+from _net import iperf
 from xdpkt import netns
 from xdpkt._cpu import machine_busy, process_cpu, threads_cpu
-
-
-def iperf(topo: netns.ForwardTopology, seconds: float, streams: int) -> float:
-    """Goodput A -> B in Gbit/s (iperf3's receiver sum)."""
-    srv = subprocess.Popen(
-        ["ip", "netns", "exec", topo.b.ns.name, "iperf3", "-s", "-1", "-B", topo.b.ipv4],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(0.4)
-        r = topo.a.ns.exec(
-            "iperf3", "-c", topo.b.ipv4, "-t", str(seconds), "-P", str(streams), "-J", check=False
-        )  # fmt: skip
-        j = json.loads(r.stdout)
-        if "error" in j:
-            raise RuntimeError(f"iperf3: {j['error']}")
-        return float(j["end"]["sum_received"]["bits_per_second"]) / 1e9
-    finally:
-        try:
-            srv.wait(10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
 
 
 def run_xdpkt(topo: netns.ForwardTopology, args: argparse.Namespace, channels: int) -> dict[str, Any]:

@@ -6,9 +6,6 @@ import os
 import shutil
 
 import pytest
-
-pytest.importorskip("xdpkt.gro", reason="xdpkt engine not built (maturin develop)")
-
 from xdpkt import cli
 
 

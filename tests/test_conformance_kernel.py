@@ -19,12 +19,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+import xdpkt
 from xdpkt import _conformance_cases as cases
 from xdpkt import _oracle as oracle_mod
-
-xdpkt = pytest.importorskip("xdpkt", reason="xdpkt package not importable")
-gro = pytest.importorskip("xdpkt.gro", reason="xdpkt.gro engine not built (maturin develop)")
-gso = pytest.importorskip("xdpkt.gso", reason="xdpkt.gso engine not built (maturin develop)")
+from xdpkt import gro, gso
 
 pytestmark = [
     pytest.mark.privileged,
