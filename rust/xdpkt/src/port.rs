@@ -696,7 +696,10 @@ impl Forwarder {
         let lanes: Vec<(Lane, Lane)> = a.lanes.drain(..).zip(b.lanes.drain(..)).collect();
         a.forwarding = true;
         b.forwarding = true;
-        for (i, (la, lb)) in lanes.into_iter().enumerate() {
+        for (i, (mut la, mut lb)) in lanes.into_iter().enumerate() {
+            for l in [&mut la, &mut lb] {
+                let _ = l.sock.set_fill_low_water(true);
+            }
             let w = Worker {
                 i,
                 cpu: a.cfg.pin.then(|| cpus[i % cpus.len()]),
@@ -763,7 +766,10 @@ impl Forwarder {
         let mut err = None;
         for h in self.workers.drain(..) {
             match h.join() {
-                Ok((la, lb, e)) => {
+                Ok((mut la, mut lb, e)) => {
+                    for l in [&mut la, &mut lb] {
+                        let _ = l.sock.set_fill_low_water(false);
+                    }
                     if let Some(a) = self.a.as_mut() {
                         a.lanes.push(la);
                     }
@@ -822,6 +828,9 @@ struct Worker {
 /// Returns the packets received.
 fn pass(src: &mut Lane, dst: &mut Lane, umem: &SharedUmem, route: bool) -> Result<usize, Error> {
     let budget = src.napi.config().budget as usize;
+    // Frames that arrived on `src` and left on `dst` go back onto `src`'s fill ring in the
+    // order they completed (l2fwd's recycling; the kernel walks them in that order).
+    dst.sock.recycle_completions_to(&mut src.sock)?;
     let n = src.sock.recv(&mut src.napi.rx, budget)?;
     if n == 0 && src.napi.held() == 0 && src.napi.out.is_empty() {
         return Ok(0);

@@ -222,6 +222,10 @@ pub(super) struct Queue {
     /// Frames the fill ring is kept topped up to (at most its size): what the socket was
     /// given at open. Several sockets on one UMEM must not lend it all to the kernel.
     fill_target: u32,
+    /// Forwarding: completions come back onto the fill ring in FIFO order
+    /// ([`Queue::recycle_to`]), so `rx_burst` tops the ring up from the pool only
+    /// when it runs below a quarter of its target (which keeps that order).
+    low_water: bool,
 }
 
 impl Queue {
@@ -253,6 +257,7 @@ impl Queue {
             multi_buffer: bind.multi_buffer,
             partial: None,
             fill_target: u32::MAX,
+            low_water: false,
         }
     }
 
@@ -563,10 +568,16 @@ impl Queue {
         let size = self.fill.size();
         let held = size - self.fill.free(size).min(size);
         let target = self.fill_target.min(size);
-        if held < target {
+        let low = if self.low_water { target / 4 } else { target };
+        if held < low.max(1) {
             self.refill(target - held);
         }
         n
+    }
+
+    /// See [`Queue::low_water`].
+    pub(super) fn set_low_water(&mut self, on: bool) {
+        self.low_water = on;
     }
 
     /// The fill level `rx_burst` keeps (set once at open).
@@ -680,7 +691,7 @@ impl Queue {
     /// go back where they are needed. (Onto the destination's own fill ring, a
     /// one-way flow parked them all there, where nothing arrives, and starved the
     /// source once the UMEM was no larger than a ring.)
-    fn recycle_to(&mut self, src: &mut Queue) -> u32 {
+    pub(super) fn recycle_to(&mut self, src: &mut Queue) -> u32 {
         let Queue {
             comp,
             shared,

@@ -283,6 +283,27 @@ impl XskSocket {
         self.check_gone(r)
     }
 
+    /// Reaps this socket's completions straight onto `src`'s fill ring, in order (what
+    /// [`XskSocket::forward`] does): for a forwarder whose frames arrived on `src` and
+    /// left here. What the fill ring has no room for goes to the pool. Both sockets must
+    /// share one UMEM. Returns the frames reaped.
+    pub fn recycle_completions_to(&mut self, src: &mut XskSocket) -> Result<u32, Error> {
+        let si = src.inner.as_mut().ok_or(src.dead)?;
+        let di = self.inner.as_mut().ok_or(self.dead)?;
+        if !std::sync::Arc::ptr_eq(di.umem(), si.umem()) {
+            return Err(Error::Config("recycling needs sockets sharing one UMEM"));
+        }
+        Ok(di.recycle_to(si))
+    }
+
+    /// Forwarding mode for the fill ring: `recv` tops it up from the pool only below a
+    /// quarter of its target, because completions come back onto it in FIFO order
+    /// ([`XskSocket::recycle_completions_to`]), the order the kernel walks its frames in.
+    pub fn set_fill_low_water(&mut self, on: bool) -> Result<(), Error> {
+        self.inner()?.set_low_water(on);
+        Ok(())
+    }
+
     /// Frames this socket submitted to TX that have not been reaped yet.
     pub fn tx_outstanding(&self) -> Result<u32, Error> {
         Ok(self.inner.as_ref().ok_or(self.dead)?.tx_out())
