@@ -598,4 +598,6 @@ def test_four_queue_forwarding_keeps_each_flow_on_one_worker() -> None:
     # Flows arrived on several queues (A's kernel spreads them), each worker forwarding its own.
     used = {got[0][0] for got in seen.values()}
     assert len(used) >= 2, used
-    assert sum(per_worker) == len(frames) and sum(1 for n in per_worker if n) == len(used)
+    # (A's kernel may add a frame or two of its own, IPv6 ND: forwarded too.)
+    assert 0 <= sum(per_worker) - len(frames) <= 8, per_worker
+    assert sum(1 for n in per_worker if n) >= len(used), (per_worker, used)

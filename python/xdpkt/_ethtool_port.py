@@ -120,7 +120,6 @@ class PortBackend:
         # a device's wanted features while a dependency is off.
         self._want_udp = port.config.gro_udp
         self._lock = threading.Lock()
-        self._queue_names: dict[tuple[int, int], tuple[str, tuple[str, ...]]] = {}
         self._rss: tuple[int, et.Rss] | None = None  # (channels, table) last read while idle
 
     @property
@@ -484,17 +483,7 @@ class PortBackend:
         p = self._port
         if p.closed:
             self._check_open()
-        items = [*p.stats().items()]
-        cache = self._queue_names
-        for i, q in enumerate(p.queue_stats()):
-            # The Rust Port's counter names are fixed: the per-queue names are made once per queue
-            # (checked against the key count and the first key, which is cheap; a full tuple is not).
-            hit = cache.get((i, len(q)))
-            if hit is None or next(iter(q)) != hit[0]:
-                keys = tuple(q)
-                hit = (keys[0] if keys else "", tuple(_queue_stat_name(i, k) for k in keys))
-                cache[(i, len(q))] = hit
-            items += zip(hit[1], q.values(), strict=False)  # same length: hit[1] is made from q's keys
+        items = p._port.ethtool_items()
         return et.Stats(self.ifname, tuple(items))
 
     # -- -x / -X
@@ -574,12 +563,3 @@ def _onoff(v: bool) -> str:
 
 def _opt_int(v: int | bool | None) -> int | None:
     return None if v is None else int(v)
-
-
-def _queue_stat_name(i: int, key: str) -> str:
-    # The names Port.ethtool_stats() gives.
-    if key.startswith("tx_"):
-        return f"tx_queue_{i}_{key[3:]}"
-    if key.startswith("rx_"):
-        return f"rx_queue_{i}_{key[3:]}"
-    return f"queue_{i}_{key}"

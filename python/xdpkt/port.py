@@ -354,17 +354,9 @@ class Port:
         return self._port.queue_stats()
 
     def ethtool_stats(self) -> dict[str, int]:
-        """Per-queue counters as ``rx_queue_N_*`` / ``tx_queue_N_*`` plus the totals."""
-        out = dict(self.stats())
-        for i, q in enumerate(self._port.queue_stats()):
-            for k, v in q.items():
-                if k.startswith("tx_"):
-                    out[f"tx_queue_{i}_{k[3:]}"] = v
-                elif k.startswith("rx_"):
-                    out[f"rx_queue_{i}_{k[3:]}"] = v
-                else:
-                    out[f"queue_{i}_{k}"] = v
-        return out
+        """Every counter under its ``ethtool -S`` name: the totals, then each queue's as
+        ``rx_queue_N_*`` / ``tx_queue_N_*`` / ``queue_N_*`` (one call into Rust)."""
+        return dict(self._port.ethtool_items())
 
     def places(self) -> dict[str, int]:
         return self._port.places()

@@ -9,12 +9,12 @@
 //! states without the forwarder's lock.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use xdpkt::gro::GroConfig;
 use xdpkt::napi::{NapiConfig, QueueCounters};
@@ -58,6 +58,8 @@ pub struct PyPort {
     notes: Vec<String>,
     /// Largest frame one UMEM frame holds (larger ones are chained).
     frame_capacity: usize,
+    /// The names `ethtool_items` returns, made once (the counter layout is fixed).
+    stat_names: OnceLock<Vec<Py<PyString>>>,
 }
 
 /// Runs `f` on the idle port, first taking it back from a stopped forwarder.
@@ -253,6 +255,7 @@ impl PyPort {
             cpus: port.cpus().to_vec(),
             notes: port.notes().to_vec(),
             frame_capacity: cap,
+            stat_names: OnceLock::new(),
             state: Mutex::new(State::Idle(port)),
         })
     }
@@ -595,6 +598,76 @@ impl PyPort {
             d.set_item(format!("rx_gro_pass_{name}"), v)?;
         }
         Ok(d)
+    }
+
+    /// Every counter as `(name, value)` pairs in `ethtool -S` order: the totals (as
+    /// `stats()`), then each queue's as `rx_queue_N_*`, `tx_queue_N_*`, `queue_N_*`. One
+    /// call, names made once: what monitoring polls.
+    fn ethtool_items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.refresh();
+        let per_queue: Vec<(Vec<(&'static str, u64)>, xdpkt::gro::GroStats)> = self
+            .shared
+            .counters
+            .iter()
+            .zip(self.shared.xsk.iter())
+            .map(|(c, x)| {
+                let c = lk(c);
+                (counter_items(&c, &lk(x)), c.gro)
+            })
+            .collect();
+        let mut vals: Vec<u64> = Vec::new();
+        let mut total: Vec<u64> = Vec::new();
+        let mut reasons: Vec<u64> = Vec::new();
+        for (items, gro) in &per_queue {
+            if total.is_empty() {
+                total = items.iter().map(|(_, v)| *v).collect();
+            } else {
+                for (t, (_, v)) in total.iter_mut().zip(items) {
+                    *t += v;
+                }
+            }
+            for (i, (_, v)) in gro.reasons().enumerate() {
+                match reasons.get_mut(i) {
+                    Some(r) => *r += v,
+                    None => reasons.push(v),
+                }
+            }
+        }
+        vals.extend(&total);
+        vals.extend(&reasons);
+        for (items, _) in &per_queue {
+            vals.extend(items.iter().map(|(_, v)| *v));
+        }
+        let names = self.stat_names.get_or_init(|| {
+            let mut n: Vec<Py<PyString>> = Vec::new();
+            let mut push = |s: &str| n.push(PyString::new(py, s).unbind());
+            if let Some((items, gro)) = per_queue.first() {
+                for (k, _) in items {
+                    push(k);
+                }
+                for (r, _) in gro.reasons() {
+                    push(&format!("rx_gro_pass_{r}"));
+                }
+                for q in 0..per_queue.len() {
+                    for (k, _) in items {
+                        let name = if let Some(rest) = k.strip_prefix("tx_") {
+                            format!("tx_queue_{q}_{rest}")
+                        } else if let Some(rest) = k.strip_prefix("rx_") {
+                            format!("rx_queue_{q}_{rest}")
+                        } else {
+                            format!("queue_{q}_{k}")
+                        };
+                        push(&name);
+                    }
+                }
+            }
+            n
+        });
+        let list = PyList::empty(py);
+        for (name, v) in names.iter().zip(vals) {
+            list.append((name.bind(py), v))?;
+        }
+        Ok(list)
     }
 
     /// Counters of each queue, in queue order.
