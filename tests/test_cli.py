@@ -173,3 +173,26 @@ def test_truncated_capture_records_keep_their_wire_length(tmp_path: Path) -> Non
     s = _xdpkt.gso_file(src, dst, 500)
     assert (s["frames_out"], s["errors"]) == (1, 1)
     assert F.read_pcap(dst)[1][0][1] == SUPER[0][:1000]
+
+
+@pytest.mark.parametrize("cmd", ["gro", "gso"])
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
+def test_output_that_is_the_input_is_refused_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cmd: str, how: str
+) -> None:
+    """`xdpkt gro IN IN` (or OUT a link to IN) would truncate the capture being read: refused, IN intact."""
+    src = tmp_path / "in.pcap"
+    F.write_pcap(src, F.tcp_flow(20, 1000))
+    before = src.read_bytes()
+    out = src
+    if how == "symlink":
+        out = tmp_path / "out.pcap"
+        out.symlink_to(src.name)
+    elif how == "hardlink":
+        out = tmp_path / "out.pcap"
+        out.hardlink_to(src)
+    args = [cmd, str(src), str(out)] + (["--mss", "500"] if cmd == "gso" else [])
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "the output is the input file itself" in err, err
+    assert src.read_bytes() == before

@@ -325,6 +325,22 @@ impl Segmenter {
     }
 }
 
+/// Refuses an `output` that is the `input` file itself (the same path, a symbolic or
+/// a hard link): creating the output would truncate the capture before it is read.
+fn refuse_same_file<E>(input: &Path, output: &Path) -> Result<(), JobError<E>> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(i), Ok(o)) = (std::fs::metadata(input), std::fs::metadata(output)) else {
+        return Ok(()); // the output does not exist yet (or the input open reports its own error)
+    };
+    if i.dev() == o.dev() && i.ino() == o.ino() {
+        return Err(JobError::Output(PcapError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the output is the input file itself (same file, or a link to it): refusing to overwrite the capture being read",
+        ))));
+    }
+    Ok(())
+}
+
 /// Segments every super-frame of `input` at `opts.mss` (TSO/USO) and writes a pcap file.
 ///
 /// Frames that are not a GSO request (payload ≤ mss) are written unchanged;
@@ -336,6 +352,7 @@ pub fn gso_file<E>(
     opts: GsoOptions,
     progress: &mut dyn FnMut(Progress) -> Result<(), E>,
 ) -> Result<Summary, JobError<E>> {
+    refuse_same_file(input, output)?;
     let mut rd = CaptureReader::open(input).map_err(JobError::Input)?;
     let mut wr = PcapWriter::create(output, rd.snaplen(), rd.nanos()).map_err(JobError::Output)?;
     let mut ticker = Ticker {
@@ -409,6 +426,7 @@ pub fn gro_file<E>(
     job: GroJob,
     progress: &mut dyn FnMut(Progress) -> Result<(), E>,
 ) -> Result<Summary, JobError<E>> {
+    refuse_same_file(input, output)?;
     let mut rd = CaptureReader::open(input).map_err(JobError::Input)?;
     // Aggregates can be far larger than the input's snaplen (often 1514 or 262144).
     let snaplen = rd.snaplen().max(262_144);
