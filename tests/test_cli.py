@@ -196,3 +196,31 @@ def test_output_that_is_the_input_is_refused_before_writing(
     err = capsys.readouterr().err
     assert "the output is the input file itself" in err, err
     assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("cmd", ["gro", "gso"])
+def test_truncated_capture_keeps_every_complete_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cmd: str
+) -> None:
+    """A capture cut inside a record: every complete record is processed (held aggregates flushed)
+    and written to a valid file, the summary printed, the file and offset named, exit 1; --skip-bad: 0."""
+    frames = F.tcp_flow(20, 1000)
+    full = tmp_path / "full.pcap"
+    F.write_pcap(full, frames)
+    data = full.read_bytes()
+    # Cut 100 bytes into the 15th record: 14 complete records (24-byte file header, 16 + 1054 per record).
+    rec = 16 + len(frames[0])
+    cut_at = 24 + 14 * rec + 100
+    src = tmp_path / "cut.pcap"
+    src.write_bytes(data[:cut_at])
+    out = tmp_path / "out.pcap"
+    extra = ["--mss", "500"] if cmd == "gso" else []
+    assert main([cmd, *extra, str(src), str(out)]) == 1
+    cap = capsys.readouterr()
+    assert "frames in 14" in cap.out
+    assert str(src) in cap.err and f"record at byte {24 + 14 * rec}" in cap.err, cap.err
+    _, got = F.read_pcap(out)
+    payload = b"".join(f[54:] for _, f in got)
+    assert payload == b"".join(f[54:] for f in frames[:14])  # nothing lost, nothing held back
+    assert main([cmd, *extra, "--skip-bad", str(src), str(out)]) == 0
+    assert "warning" in capsys.readouterr().err

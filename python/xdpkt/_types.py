@@ -20,6 +20,13 @@ class GroStatsDict(TypedDict):
     reasons: dict[str, int]
 
 
+class BadRecord(TypedDict):
+    """Where a whole-file job's input went bad: the reader's message and the record's byte offset."""
+
+    message: str
+    offset: int
+
+
 class JobSummary(TypedDict):
     """What a whole-file job (``gso_file`` / ``gro_file``) did."""
 
@@ -32,3 +39,4 @@ class JobSummary(TypedDict):
     segments: int
     errors: int
     passthrough: dict[str, int]
+    bad_record: BadRecord | None

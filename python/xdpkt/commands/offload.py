@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -41,6 +42,20 @@ def format_summary(tool: str, s: JobSummary, seconds: float) -> str:
     return line
 
 
+def _bad_record(cmd: str, args: argparse.Namespace, s: JobSummary) -> int:
+    """A bad record ended the input early: say where, and fail unless --skip-bad."""
+    bad = s["bad_record"]
+    if bad is None:
+        return 0
+    kind = "warning" if args.skip_bad else "error"
+    print(
+        f"xdpkt {cmd}: {kind}: {args.input}: {bad['message']} (record at byte {bad['offset']}); "
+        f"every complete record before it was processed and written to {args.output}",
+        file=sys.stderr,
+    )
+    return 0 if args.skip_bad else 1
+
+
 def _run_gso(args: argparse.Namespace) -> int:
     bar = ProgressBar("gso")
     t0 = time.monotonic()
@@ -49,7 +64,7 @@ def _run_gso(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(format_summary("gso", s, time.monotonic() - t0))
-    return 0
+    return _bad_record("gso", args, s)
 
 
 def _run_gro(args: argparse.Namespace) -> int:
@@ -60,7 +75,7 @@ def _run_gro(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(format_summary("gro", s, time.monotonic() - t0))
-    return 0
+    return _bad_record("gro", args, s)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +90,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--mss", type=_int_range(1, 65535), required=True, help="L4 payload bytes per segment")
     p.add_argument("--fixed-id", action="store_true", help="keep the first IPv4 ID on every segment")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="exit 0 when the input ends in a bad record (it is reported either way)",
+    )
     p.add_argument("input", metavar="IN", help="input capture (pcap or pcapng)")
     p.add_argument("output", metavar="OUT", help="output capture (pcap)")
     p.set_defaults(func=_run_gso)
@@ -97,6 +117,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="hold aggregates across polls until this old in capture time (default: flush every poll)",
     )
     p.add_argument("--max-flows", type=_int_range(1, 4096), default=64, help="flows held at once (1..4096)")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="exit 0 when the input ends in a bad record (it is reported either way)",
+    )
     p.add_argument("input", metavar="IN", help="input capture (pcap or pcapng)")
     p.add_argument("output", metavar="OUT", help="output capture (pcap)")
     p.set_defaults(func=_run_gro)

@@ -27,6 +27,15 @@ fn summary_dict<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDict
         r.set_item(*name, *n)?;
     }
     d.set_item("passthrough", r)?;
+    match &s.bad_record {
+        Some((why, offset)) => {
+            let b = PyDict::new(py);
+            b.set_item("message", why)?;
+            b.set_item("offset", *offset)?;
+            d.set_item("bad_record", b)?;
+        }
+        None => d.set_item("bad_record", py.None())?,
+    }
     Ok(d)
 }
 

@@ -74,6 +74,10 @@ pub struct Summary {
     pub passthrough: Vec<(&'static str, u64)>,
     /// Frames written unchanged because they are malformed or the engine refused them.
     pub errors: u64,
+    /// The input ended in a bad record (cut short, or a length that cannot be right): the
+    /// job stopped there, after processing and writing every complete record before it
+    /// (held aggregates flushed). The reader's message and the record's byte offset.
+    pub bad_record: Option<(String, u64)>,
 }
 
 /// Why a job stopped.
@@ -325,6 +329,25 @@ impl Segmenter {
     }
 }
 
+/// The next record, or `None` at the end; a record the file cuts short (or whose length
+/// cannot be right) ends the input like EOF and is noted in `s.bad_record`, so everything
+/// before it is still processed and written. Other read errors stop the job.
+fn next_or_bad<'a, R: std::io::Read, E>(
+    rd: &'a mut CaptureReader<R>,
+    s: &mut Summary,
+) -> Result<Option<crate::pcap::Record<'a>>, JobError<E>> {
+    // Where this record starts (the reader's error names where the data ran out).
+    let at = rd.position();
+    match rd.next_record() {
+        Ok(r) => Ok(r),
+        Err(e @ (PcapError::Truncated { .. } | PcapError::BadLength { .. })) => {
+            s.bad_record = Some((e.to_string(), at));
+            Ok(None)
+        }
+        Err(e) => Err(JobError::Input(e)),
+    }
+}
+
 /// Refuses an `output` that is the `input` file itself (the same path, a symbolic or
 /// a hard link): creating the output would truncate the capture before it is read.
 fn refuse_same_file<E>(input: &Path, output: &Path) -> Result<(), JobError<E>> {
@@ -364,7 +387,7 @@ pub fn gso_file<E>(
     let mut flows = FlowCounter::default();
     let mut s = Summary::default();
     loop {
-        let Some(rec) = rd.next_record().map_err(JobError::Input)? else {
+        let Some(rec) = next_or_bad(&mut rd, &mut s)? else {
             break;
         };
         s.frames_in += 1;
@@ -450,7 +473,7 @@ pub fn gro_file<E>(
     let mut eof = false;
     while !eof {
         for _ in 0..POLL_BUDGET {
-            let Some(rec) = rd.next_record().map_err(JobError::Input)? else {
+            let Some(rec) = next_or_bad(&mut rd, &mut s)? else {
                 eof = true;
                 break;
             };
