@@ -9,7 +9,6 @@ pairs. JSON output is validated with tests/ethtool_schemas.py.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -17,7 +16,6 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ import jsonschema
 import pytest
 import xdpkt
 from ethtool_schemas import PORTS_SCHEMA, SCHEMAS
+from tcpstream import TcpStream
 from xdpkt import _control, netns
 from xdpkt import ethtool as et
 from xdpkt._ethtool_port import DEFAULT_RSS_KEY, FEATURE_NAMES
@@ -116,74 +115,6 @@ def remote(*commands: list[str], timeout: float = 120) -> list[tuple[int, str, s
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     return [(int(c), str(o), str(e)) for c, o, e in json.loads(r.stdout)]
-
-
-class _Stream:
-    """One kernel TCP stream A -> B for ``seconds`` (sockets made in the namespaces), hashed at both
-    ends: the kernel's TCP checks every byte that crossed the Ports."""
-
-    def __init__(self, t: ForwardTopology, seconds: float, port: int = 5400) -> None:
-        self.seconds = seconds
-
-        def listen() -> socket.socket:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((t.b.ipv4, port))
-            s.listen(1)
-            return s
-
-        self.lsock = t.b.ns.run(listen)
-        self.csock = t.a.ns.run(lambda: socket.create_connection((t.b.ipv4, port), timeout=5))
-        self.lsock.settimeout(5)
-        self.conn, _ = self.lsock.accept()
-        self.sent, self.recvd = hashlib.sha256(), hashlib.sha256()
-        self.nsent = self.nrecv = 0
-        self.error: BaseException | None = None
-        self.threads = [threading.Thread(target=self._rx), threading.Thread(target=self._tx)]
-
-    def _tx(self) -> None:
-        data = memoryview(os.urandom(1 << 20))
-        end = time.monotonic() + self.seconds
-        i = 0
-        self.csock.settimeout(30)
-        try:
-            while time.monotonic() < end:
-                chunk = data[(i * 4099) % (1 << 19) :][: 1 << 17]
-                self.csock.sendall(chunk)
-                self.sent.update(chunk)
-                self.nsent += len(chunk)
-                i += 1
-            self.csock.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            self.error = e
-
-    def _rx(self) -> None:
-        self.conn.settimeout(30)
-        try:
-            while b := self.conn.recv(1 << 18):
-                self.recvd.update(b)
-                self.nrecv += len(b)
-        except OSError as e:
-            self.error = e
-
-    def __enter__(self) -> _Stream:
-        for th in self.threads:
-            th.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for th in self.threads:
-            th.join(self.seconds + 40)
-        for s in (self.csock, self.conn, self.lsock):
-            s.close()
-
-    def intact(self) -> bool:
-        return (
-            self.error is None
-            and self.nsent > 0
-            and self.nsent == self.nrecv
-            and self.sent.digest() == self.recvd.digest()
-        )
 
 
 def _accounted(p: xdpkt.Port) -> dict[str, int]:
@@ -428,7 +359,7 @@ def test_K_rx_gro_off_on_a_live_port_stops_and_restarts_coalescing(
 ) -> None:
     """-K rx-gro off while a kernel TCP stream crosses the Ports: no new aggregates; on: again."""
     pa, dev = pair.a, f"port:{pair.na}"
-    with _Stream(pair.t, 6.0) as s:
+    with TcpStream(pair.t, 6.0) as s:
         time.sleep(0.7)
         assert pa.stats()["rx_gro_aggregates"] > 0, pa.stats()
         assert remote(["-K", dev, "rx-gro", "off"]) == [(0, "", "")]
@@ -530,7 +461,7 @@ def test_L_combined_1_on_a_forwarding_pair_with_tcp_streams() -> None:
         pa, pb, t = pair.a, pair.b, pair.t
         dev = f"port:{pair.na}"
         assert et.channels(pa).combined_max == 2
-        with _Stream(t, 6.0, port=5401) as s1, _Stream(t, 6.0, port=5402) as s2:
+        with TcpStream(t, 6.0, port=5401) as s1, TcpStream(t, 6.0, port=5402) as s2:
             time.sleep(0.6)
             assert pa.stats()["rx_packets"] > 0
             mode = pa.mode

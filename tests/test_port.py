@@ -6,14 +6,12 @@ them afterwards; traffic stays on those veth pairs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import frames as fr
 import pytest
 import xdpkt
+from tcpstream import TcpStream
 from xdpkt import netns
 from xdpkt._cpu import threads_cpu
 from xdpkt.netns import ForwardTopology
@@ -120,6 +119,25 @@ def _tcp_valid(frame: bytes) -> bool:
     l4 = frame[14 + ihl : 14 + tot]
     pseudo = ip[12:20] + struct.pack("!BBH", 0, 6, len(l4))
     return fr.csum(ip) == 0 and fr.csum(pseudo + l4) == 0
+
+
+def _collect_by_queue(
+    socks: list[xdpkt.Socket], want: int, timeout: float = 5.0
+) -> dict[int, list[tuple[int, bytes]]]:
+    """Our test frames read from one socket per queue: {source port: [(queue, frame), ...]} in
+    arrival order, until ``want`` frames or ``timeout``."""
+    seen: dict[int, list[tuple[int, bytes]]] = {}
+    total = 0
+    deadline = time.monotonic() + timeout
+    while total < want and time.monotonic() < deadline:
+        for q, s in enumerate(socks):
+            with s.recv(256, timeout=0.02) as b:
+                for v in b:
+                    f = bytes(v)
+                    if _ours(f):
+                        seen.setdefault(struct.unpack_from("!H", f, 34)[0], []).append((q, f))
+                        total += 1
+    return seen
 
 
 # -- datapath (root) ------------------------------------------------------------------------------
@@ -261,68 +279,6 @@ def test_forward_to_needs_shared_umem_and_equal_channels(topo2: ForwardTopology)
         pa.recv(timeout=0).close()  # still usable
 
 
-class _Stream:
-    """One kernel TCP stream A -> B (sockets made in the namespaces), hashed on both sides."""
-
-    def __init__(self, t: ForwardTopology, seconds: float) -> None:
-        self.seconds = seconds
-        port = 5300
-
-        def listen() -> socket.socket:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((t.b.ipv4, port))
-            s.listen(1)
-            return s
-
-        def connect() -> socket.socket:
-            return socket.create_connection((t.b.ipv4, port), timeout=5)
-
-        self.lsock = t.b.ns.run(listen)
-        self.csock = t.a.ns.run(connect)
-        self.conn, _ = self.lsock.accept()
-        self.sent = hashlib.sha256()
-        self.recvd = hashlib.sha256()
-        self.nsent = self.nrecv = 0
-        self.rt = threading.Thread(target=self._rx)
-        self.st = threading.Thread(target=self._tx)
-
-    def _tx(self) -> None:
-        data = memoryview(os.urandom(1 << 20))
-        end = time.monotonic() + self.seconds
-        i = 0
-        while time.monotonic() < end:
-            chunk = data[(i * 4099) % (1 << 19) :][: 1 << 18]
-            self.csock.sendall(chunk)
-            self.sent.update(chunk)
-            self.nsent += len(chunk)
-            i += 1
-        self.csock.shutdown(socket.SHUT_WR)
-
-    def _rx(self) -> None:
-        self.conn.settimeout(30)
-        while True:
-            b = self.conn.recv(1 << 18)
-            if not b:
-                break
-            self.recvd.update(b)
-            self.nrecv += len(b)
-
-    def __enter__(self) -> _Stream:
-        self.rt.start()
-        self.st.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.st.join(self.seconds + 30)
-        self.rt.join(30)
-        for s in (self.csock, self.conn, self.lsock):
-            s.close()
-
-    def intact(self) -> bool:
-        return self.nsent > 0 and self.nsent == self.nrecv and self.sent.digest() == self.recvd.digest()
-
-
 @privileged
 def test_live_gro_toggle_and_restart_lose_nothing(topo2: ForwardTopology) -> None:
     """ethtool -K rx-gro off/on on a live forwarding Port; stop/start of the workers; frames accounted."""
@@ -332,7 +288,7 @@ def test_live_gro_toggle_and_restart_lose_nothing(topo2: ForwardTopology) -> Non
         xdpkt.Port(ifname=t.m_b.ifname, netns=t.m.name, share_umem=pa) as pb,
     ):
         pa.forward_to(pb)
-        with _Stream(t, 3.0) as s:
+        with TcpStream(t, 3.0, port=5300) as s:
             time.sleep(0.8)
             pa.set_features(gro=False)
             time.sleep(0.3)  # within one poll: the next samples see no new aggregate
@@ -468,21 +424,11 @@ def test_software_rss_spreads_flows_one_queue_each() -> None:
             with xdpkt.Port(ifname=t.m_b.ifname, netns=t.m.name, channels=4, gro=False) as p:
                 predicted = {4000 + k: p.flow_queue(flows[k][0]) for k in range(40)}
                 assert p.send(frames) == len(frames)
-            seen: dict[int, list[tuple[int, bytes]]] = {}
-            deadline = time.monotonic() + 5
-            total = 0
-            while total < len(frames) and time.monotonic() < deadline:
-                for q, s in enumerate(socks):
-                    with s.recv(256, timeout=0.05) as b:
-                        for v in b:
-                            f = bytes(v)
-                            if _ours(f):
-                                sp = struct.unpack_from("!H", f, 34)[0]
-                                seen.setdefault(sp, []).append((q, f))
-                                total += 1
+            seen = _collect_by_queue(socks, len(frames))
         finally:
             for s in socks:
                 s.close()
+    total = sum(len(v) for v in seen.values())
     assert total == len(frames)
     for k in range(40):
         got = seen[4000 + k]
@@ -574,22 +520,13 @@ def test_four_queue_forwarding_keeps_each_flow_on_one_worker() -> None:
                 with tx:
                     for f in frames:
                         tx.send(f)
-                seen: dict[int, list[tuple[int, bytes]]] = {}
-                total = 0
-                deadline = time.monotonic() + 5
-                while total < len(frames) and time.monotonic() < deadline:
-                    for q, s in enumerate(socks):
-                        with s.recv(256, timeout=0.02) as b:
-                            for v in b:
-                                f = bytes(v)
-                                if _ours(f):
-                                    seen.setdefault(struct.unpack_from("!H", f, 34)[0], []).append((q, f))
-                                    total += 1
+                seen = _collect_by_queue(socks, len(frames))
                 pa.stop()
                 per_worker = [q["rx_packets"] for q in pa.queue_stats()]
         finally:
             for s in socks:
                 s.close()
+    total = sum(len(v) for v in seen.values())
     assert total == len(frames)
     for k in range(32):
         got = seen[4000 + k]

@@ -611,14 +611,12 @@ fn xmit_lane(l: &mut Lane) -> Result<usize, Error> {
     }
     let want = l.napi.tx.len();
     let bytes: u64 = l.napi.tx.iter().map(|p| p.len() as u64).sum();
-    let kicks_before = l.sock.last_stats().tx_kicks;
     match l.sock.transmit(&mut l.napi.tx) {
         Ok(n) => {
             l.napi.counters.tx_packets += n as u64;
             l.napi.counters.tx_bytes += bytes;
             // Oversize frames the socket dropped (it counts them as tx_oversize).
             l.napi.counters.tx_mtu_drops += (want - n) as u64;
-            let _ = kicks_before;
             Ok(n)
         }
         Err(e) => {
